@@ -1,0 +1,16 @@
+"""Entry point: page config, login gate, the acting user, navigation built from the role."""
+import streamlit as st
+
+from ui import auth as ui_auth
+from ui import nav
+from ui.db import con as get_con
+from ui.i18n import t
+
+st.set_page_config(page_title="CRM", page_icon=":material/hub:", layout="wide")
+
+con = get_con()
+actor = ui_auth.require_login(con)
+st.session_state["_crm_actor"] = actor
+ui_auth.sidebar(con, actor)
+page = nav.navigation(con, actor)
+page.run()

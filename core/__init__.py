@@ -1,0 +1,1 @@
+"""The CRM's core: every rule, query and check. Never imports Streamlit."""

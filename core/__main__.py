@@ -1,0 +1,178 @@
+"""The command line: python -m core init | demo | backup | restore | purge
+
+    python -m core init                  create the database with the demo company
+    python -m core init --no-demo        an empty database for going live; asks for the first admin
+                                         (or reads CRM_ADMIN_USERNAME, CRM_ADMIN_NAME, CRM_ADMIN_PASSWORD)
+    python -m core demo --scale L        a fresh database with the demo company at scale XS|S|M|L or N customers
+    python -m core backup [--to FILE]    a consistent copy of the database
+    python -m core restore FILE          bring a backup back (the current file is kept beside it)
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from core import config, db, setup
+from core.context import utcnow
+from core.errors import CRMError, DatabaseBusy
+from core.i18n import translate
+
+
+def _say_busy(path: Path) -> int:
+    print(translate("en", "error.db_busy", path=str(path)), file=sys.stderr)
+    return 3
+
+
+def cmd_init(args) -> int:
+    path = Path(args.path or config.db_path())
+    con = db.connect(path)
+    setup.prepare(con)
+    if not setup.is_empty(con):
+        print(f"{path}: already initialised ({db.scalar(con, 'SELECT count(*) FROM users')} users); nothing to do.")
+        return 0
+    if args.no_demo:
+        username = os.environ.get("CRM_ADMIN_USERNAME") or input("Admin username: ")
+        name = os.environ.get("CRM_ADMIN_NAME") or (input("Admin full name: ") if sys.stdin.isatty() else username)
+        password = os.environ.get("CRM_ADMIN_PASSWORD") or getpass.getpass("Admin password: ")
+        try:
+            setup.create_first_admin(con, username, name, password)
+        except CRMError as exc:
+            print(translate("en", exc.key, **exc.params), file=sys.stderr)
+            return 2
+        db.checkpoint(con)
+        print(f"{path}: empty CRM ready; log in as '{username.strip().lower()}'.")
+        return 0
+    from core import demo
+
+    started = time.perf_counter()
+    counts = demo.build(con, args.scale)
+    db.checkpoint(con)
+    print(f"{path}: demo company at scale {args.scale} in {time.perf_counter() - started:.1f}s: "
+          + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    print(demo_logins_text())
+    return 0
+
+
+def demo_logins_text() -> str:
+    from core import demo
+
+    lines = ["Demo logins (change the password at first login):"]
+    lines += [f"  {role:<10} username: {user:<10} password: {demo.DEMO_PASSWORD}" for user, role in demo.DEMO_LOGINS]
+    return "\n".join(lines)
+
+
+def cmd_demo(args) -> int:
+    path = Path(args.path or config.db_path())
+    if path.exists():
+        if not args.reset:
+            print(f"{path} exists. Use --reset to replace it with a fresh demo database "
+                  f"(it is kept as {path.name}.before-demo), or --path for another file.", file=sys.stderr)
+            return 2
+        db.connect(path).close()  # refuses with a clear message while the app holds it
+        shutil.move(path, path.with_name(path.name + ".before-demo"))
+        wal = path.with_name(path.name + ".wal")
+        if wal.exists():
+            shutil.move(wal, path.with_name(path.name + ".before-demo.wal"))
+    started = time.perf_counter()
+    con = db.connect(path)
+    setup.prepare(con)
+    from core import demo
+
+    counts = demo.build(con, args.scale)
+    db.checkpoint(con)
+    con.close()
+    took = time.perf_counter() - started
+    print(f"built {path} at scale {args.scale} in {took:.1f}s ({path.stat().st_size / 1e6:.0f} MB)")
+    for table, n in counts.items():
+        print(f"  {table:<22}{n:>12,}")
+    print(demo_logins_text())
+    return 0
+
+
+def cmd_backup(args) -> int:
+    path = Path(args.path or config.db_path())
+    if not path.exists():
+        print(f"{path} does not exist.", file=sys.stderr)
+        return 2
+    dest = Path(args.to or path.parent / "backups" / f"crm-{utcnow():%Y%m%d-%H%M%S}.duckdb")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists():
+        print(f"{dest} exists already.", file=sys.stderr)
+        return 2
+    con = db.connect(path)
+    backup_to(con, dest)
+    con.close()
+    print(f"backup written: {dest} ({dest.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def backup_to(con, dest: Path) -> None:
+    """A consistent copy of the open database into a new file (also usable from the app process)."""
+    name = db.scalar(con, "SELECT current_database()")
+    con.execute("CHECKPOINT")
+    con.execute("ATTACH ? AS crm_backup", [str(dest)])
+    try:
+        con.execute(f'COPY FROM DATABASE "{name}" TO crm_backup')  # sql-ok: the database's own name
+    finally:
+        con.execute("DETACH crm_backup")
+
+
+def cmd_restore(args) -> int:
+    path = Path(args.path or config.db_path())
+    source = Path(args.file)
+    try:
+        check = db.connect(source, read_only=True)
+        version = db.scalar(check, "SELECT max(version) FROM schema_migrations")
+        check.close()
+    except Exception as exc:  # not a CRM database
+        print(f"{source} is not a CRM backup: {exc}", file=sys.stderr)
+        return 2
+    if path.exists():
+        db.connect(path).close()  # refuses while the app holds it
+        keep = path.with_name(f"{path.name}.before-restore-{utcnow():%Y%m%d-%H%M%S}")
+        shutil.move(path, keep)
+        print(f"current database kept as {keep}")
+    shutil.copyfile(source, path)
+    con = db.connect(path)
+    setup.prepare(con)  # a backup of an older version is migrated forward
+    con.close()
+    print(f"restored {source} (schema version {version}) to {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--path", help="database file (default: $CRM_DB or data/crm.duckdb)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("init", help="create the database")
+    p.add_argument("--no-demo", action="store_true", help="start empty, with a first admin")
+    p.add_argument("--scale", default="S")
+    p.set_defaults(fn=cmd_init)
+    p = sub.add_parser("demo", help="build the demo company")
+    p.add_argument("--scale", default="S", help="XS, S (10k customers), M (100k), L (1M) or a number of customers")
+    p.add_argument("--reset", action="store_true", help="replace an existing database file")
+    p.set_defaults(fn=cmd_demo)
+    p = sub.add_parser("backup", help="consistent copy of the database")
+    p.add_argument("--to")
+    p.set_defaults(fn=cmd_backup)
+    p = sub.add_parser("restore", help="bring a backup back")
+    p.add_argument("file")
+    p.set_defaults(fn=cmd_restore)
+    args = parser.parse_args(argv)
+    if getattr(args, "scale", None) and str(args.scale).isdigit():
+        args.scale = int(args.scale)
+    try:
+        return args.fn(args)
+    except DatabaseBusy as exc:
+        print(translate("en", exc.key, **exc.params), file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Permissions: a matrix role x module x action -> scope, and the one function that turns the acting
+user into the SQL predicate every list, report, export and KPI query uses.
+
+Scopes, narrowest first: none < own (本人) < team (本部门) < team_tree (本部门及下属) < all (全部).
+"""
+from __future__ import annotations
+
+import duckdb
+
+from core import audit, db
+from core.context import Actor
+from core.errors import PermissionDenied, ValidationError
+
+ROLES = ("admin", "manager", "sales", "marketing", "service")
+ACTIONS = ("view", "create", "edit", "delete", "export", "import", "assign")
+SCOPES = ("none", "own", "team", "team_tree", "all")
+
+# module -> (owner column, team column); the owner column is what "own" means for that module
+MODULES: dict[str, tuple[str, str | None]] = {
+    "leads": ("owner_id", "team_id"),
+    "customers": ("owner_id", "team_id"),
+    "activities": ("user_id", "team_id"),
+    "deals": ("owner_id", "team_id"),
+    "orders": ("owner_id", "team_id"),
+    "tasks": ("assignee_id", "team_id"),
+    "tickets": ("assignee_id", "team_id"),
+    "feedback": ("owner_id", "team_id"),
+    "segments": ("owner_id", "team_id"),
+    "campaigns": ("owner_id", "team_id"),
+    "analytics": ("owner_id", "team_id"),
+    "org": ("id", "team_id"),
+    "settings": ("id", None),
+    "audit": ("user_id", None),
+    "recycle": ("deleted_by", None),
+}
+# modules whose records can sit in a team's shared pool (owner NULL): "own" includes the own team's pool
+POOLED = {"leads", "customers"}
+
+_SALES_MODULES = ("leads", "customers", "activities", "deals", "orders", "tasks")
+
+
+def _defaults() -> dict[tuple[str, str, str], str]:
+    m: dict[tuple[str, str, str], str] = {}
+    for role in ROLES:
+        for module in MODULES:
+            for action in ACTIONS:
+                m[(role, module, action)] = "all" if role == "admin" else "none"
+
+    def grant(role: str, modules, actions, scope: str) -> None:
+        for module in modules:
+            for action in actions:
+                m[(role, module, action)] = scope
+
+    # manager (经理): own team and sub-teams; assigns, reviews, hands over
+    grant("manager", _SALES_MODULES, ACTIONS, "team_tree")
+    grant("manager", ("tickets", "feedback"), ("view", "create", "export"), "team_tree")
+    grant("manager", ("segments", "campaigns"), ("view",), "team_tree")
+    grant("manager", ("analytics",), ("view", "export"), "team_tree")
+    grant("manager", ("org",), ("view",), "team_tree")
+    # sales rep (销售): own records and the own team's shared pool; cannot delete, export or import
+    grant("sales", _SALES_MODULES, ("view", "create", "edit"), "own")
+    grant("sales", ("leads", "customers"), ("assign",), "own")  # claim from / release to the team pool
+    grant("sales", ("tickets",), ("view", "create"), "own")
+    grant("sales", ("feedback",), ("view",), "own")
+    grant("sales", ("analytics",), ("view",), "own")
+    # marketing (市场): reads customer data for analysis; owns segments and campaigns
+    grant("marketing", ("leads", "customers", "activities", "deals", "orders", "feedback"), ("view",), "all")
+    grant("marketing", ("leads", "customers"), ("export",), "all")
+    grant("marketing", ("leads",), ("create", "import"), "all")
+    grant("marketing", ("segments", "campaigns"), ACTIONS, "all")
+    grant("marketing", ("analytics",), ("view", "export"), "all")
+    grant("marketing", ("tasks",), ("view", "create", "edit"), "own")
+    # service agent (客服): reads customer history, works tickets, records feedback
+    grant("service", ("customers", "activities", "orders", "deals"), ("view",), "all")
+    grant("service", ("activities",), ("create",), "own")
+    grant("service", ("tickets",), ("view", "create", "edit", "assign", "export"), "all")
+    grant("service", ("feedback",), ("view", "create", "edit"), "all")
+    grant("service", ("tasks",), ("view", "create", "edit"), "own")
+    grant("service", ("analytics",), ("view",), "all")
+    return m
+
+
+DEFAULTS = _defaults()
+
+
+def seed_defaults(con: duckdb.DuckDBPyConnection) -> None:
+    """Write the default matrix for every cell not set yet (idempotent)."""
+    con.execute(
+        "INSERT INTO permissions (role, module, action, scope) "
+        "SELECT d.role, d.module, d.action, d.scope FROM (SELECT unnest(?) AS role, unnest(?) AS module, "
+        "unnest(?) AS action, unnest(?) AS scope) d "
+        "WHERE NOT EXISTS (SELECT 1 FROM permissions p WHERE p.role = d.role AND p.module = d.module "
+        "AND p.action = d.action)",
+        [
+            [k[0] for k in DEFAULTS],
+            [k[1] for k in DEFAULTS],
+            [k[2] for k in DEFAULTS],
+            list(DEFAULTS.values()),
+        ],
+    )
+
+
+def scope_of(con: duckdb.DuckDBPyConnection, actor: Actor, module: str, action: str) -> str:
+    if module not in MODULES or action not in ACTIONS:
+        raise ValueError(f"{module}/{action}")
+    if actor.id is None and actor.role == "admin":  # the system itself (scheduler, CLI)
+        return "all"
+    return role_scope(con, actor.role, module, action)
+
+
+def role_scope(con: duckdb.DuckDBPyConnection, role: str, module: str, action: str) -> str:
+    found = db.scalar(
+        con,
+        "SELECT scope FROM permissions WHERE role = ? AND module = ? AND action = ?",
+        [role, module, action],
+    )
+    return found or DEFAULTS.get((role, module, action), "none")
+
+
+def can(con: duckdb.DuckDBPyConnection, actor: Actor, module: str, action: str) -> bool:
+    return scope_of(con, actor, module, action) != "none"
+
+
+def require(con: duckdb.DuckDBPyConnection, actor: Actor, module: str, action: str) -> str:
+    """The scope the actor has for module/action, or PermissionDenied."""
+    scope = scope_of(con, actor, module, action)
+    if scope == "none":
+        raise PermissionDenied("error.permission", module=module, action=action)
+    return scope
+
+
+def predicate(
+    con: duckdb.DuckDBPyConnection, actor: Actor, module: str, action: str = "view", alias: str = ""
+) -> tuple[str, list]:
+    """The SQL condition (and its bound parameters) selecting the rows of `module` the actor may
+    `action`. Raises PermissionDenied when the actor has no scope at all."""
+    scope = require(con, actor, module, action)
+    return predicate_for_scope(actor, module, scope, alias)
+
+
+def predicate_for_scope(actor: Actor, module: str, scope: str, alias: str = "") -> tuple[str, list]:
+    if scope == "all":
+        return "TRUE", []
+    owner, team = MODULES[module]
+    p = f"{alias}." if alias else ""
+    own_sql, params = f"{p}{owner} = ?", [actor.id]
+    if module in POOLED and actor.team_id is not None:
+        own_sql = f"({own_sql} OR ({p}{owner} IS NULL AND {p}team_id = ?))"
+        params.append(actor.team_id)
+    if scope == "own" or team is None:
+        return own_sql, params
+    teams = [actor.team_id] if scope == "team" else list(actor.team_tree or (actor.team_id,))
+    teams = [t for t in teams if t is not None]
+    if not teams:
+        return own_sql, params
+    marks = ", ".join("?" for _ in teams)
+    return f"({own_sql} OR {p}{team} IN ({marks}))", params + teams
+
+
+def matrix(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    return db.rows(con, "SELECT role, module, action, scope FROM permissions ORDER BY role, module, action")
+
+
+def set_scope(
+    con: duckdb.DuckDBPyConnection, actor: Actor, role: str, module: str, action: str, scope: str
+) -> None:
+    """The admin edits one cell of the matrix."""
+    require(con, actor, "settings", "edit")
+    if role not in ROLES or module not in MODULES or action not in ACTIONS or scope not in SCOPES:
+        raise ValidationError("error.invalid_value", value=f"{role}/{module}/{action}/{scope}")
+    if role == "admin" and module in ("settings", "org") and scope != "all":
+        raise ValidationError("perm.admin_lockout")
+
+    def work():
+        old = role_scope(con, role, module, action)
+        if old == scope:
+            return
+        con.execute(
+            "UPDATE permissions SET scope = ?, updated_at = ?, updated_by = ? "
+            "WHERE role = ? AND module = ? AND action = ?",
+            [scope, actor.now, actor.id, role, module, action],
+        )
+        audit.record(con, actor, "update", "permission", None, {f"{role}.{module}.{action}": (old, scope)})
+
+    db.write(con, work)

@@ -1,0 +1,1 @@
+"""Analytics: SQL in DuckDB under the viewer's scope, returning plain figures or Polars frames."""

@@ -1,0 +1,159 @@
+"""The DuckDB store: connection, numbered migrations, units of work with retry, id sequences, queries.
+
+One process opens the database file once (`connect`) and gives each thread or unit of work its own
+`cursor()`. Every write runs through `write()`, which wraps it in one transaction and retries it when
+DuckDB reports a write-write conflict.
+"""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, TypeVar
+
+import duckdb
+import polars as pl
+
+from core.errors import Conflict, DatabaseBusy
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+T = TypeVar("T")
+
+# tables whose ids come from seq_<table>
+ID_TABLES = (
+    "teams users field_defs leads customers contacts activities products deals deal_stage_history "
+    "orders order_lines payments targets tasks tickets ticket_events feedback segments campaigns "
+    "workflow_rules workflow_runs outbox imports import_mappings pool_moves audit_log api_keys "
+    "saved_views login_attempts reports webhooks"
+).split()
+
+
+def connect(path: str | Path = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the database file (creating its folder), translating a lock held by another process."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise DatabaseBusy("error.db_busy", path=str(path)) from exc
+        raise
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply the numbered *.sql files not applied yet, each in its own transaction. Idempotent."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for file in sorted(MIGRATIONS.glob("*.sql")):
+        m = re.match(r"(\d+)_", file.name)
+        if not m or int(m.group(1)) in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(file.read_text(encoding="utf-8"))
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)",
+                [int(m.group(1)), file.name],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(file.name)
+    return applied
+
+
+def _is_conflict(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, duckdb.TransactionException) and "conflict" in text
+
+
+def write(con: duckdb.DuckDBPyConnection, work: Callable[[], T], retries: int = 6) -> T:
+    """Run `work()` as one unit of work: all of it commits or none of it does.
+
+    A DuckDB write-write conflict rolls back and runs the whole unit again (with back-off); after
+    `retries` attempts the caller gets `Conflict` ("this record changed, reload"). Called inside an
+    open transaction, it joins it instead of nesting.
+    """
+    for attempt in range(retries):
+        try:
+            con.execute("BEGIN TRANSACTION")
+        except duckdb.TransactionException as exc:
+            if "within a transaction" in str(exc):
+                return work()  # already inside a unit of work: join it
+            raise
+        try:
+            result = work()
+            con.execute("COMMIT")
+            return result
+        except Exception as exc:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            if _is_conflict(exc) and attempt < retries - 1:
+                time.sleep(0.01 * (2**attempt))
+                continue
+            if _is_conflict(exc):
+                raise Conflict("error.conflict") from exc
+            raise
+    raise Conflict("error.conflict")  # pragma: no cover - loop always returns or raises
+
+
+def next_id(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    if table not in ID_TABLES:
+        raise ValueError(table)
+    return con.execute(f"SELECT nextval('seq_{table}')").fetchall()[0][0]  # sql-ok: fixed list
+
+
+def next_ids(con: duckdb.DuckDBPyConnection, table: str, n: int) -> list[int]:
+    if table not in ID_TABLES:
+        raise ValueError(table)
+    if n <= 0:
+        return []
+    rows = con.execute(f"SELECT nextval('seq_{table}') FROM range(?)", [n]).fetchall()  # sql-ok
+    return [r[0] for r in rows]
+
+
+def reset_sequences(con: duckdb.DuckDBPyConnection, tables: Iterable[str] = ID_TABLES) -> None:
+    """After a bulk load with explicit ids, move each sequence past the table's highest id."""
+    for table in tables:
+        if table not in ID_TABLES:
+            raise ValueError(table)
+        top = con.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchall()[0][0]  # sql-ok
+        current = con.execute(
+            "SELECT coalesce(max(last_value), 0) FROM duckdb_sequences() WHERE sequence_name = ?",
+            [f"seq_{table}"],
+        ).fetchall()[0][0]
+        if top >= (current or 0):
+            con.execute(f"DROP SEQUENCE IF EXISTS seq_{table}")  # sql-ok: fixed list
+            con.execute(f"CREATE SEQUENCE seq_{table} START {int(top) + 1}")  # sql-ok: int
+
+
+def frame(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> pl.DataFrame:
+    """Run a query and return a Polars frame."""
+    return con.sql(sql, params=params or None).pl()
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[dict]:
+    cur = con.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def one(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> dict | None:
+    found = rows(con, sql, params)
+    return found[0] if found else None
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> Any:
+    found = con.execute(sql, params or []).fetchall()
+    return found[0][0] if found else None
+
+
+def checkpoint(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CHECKPOINT")

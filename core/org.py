@@ -1,0 +1,269 @@
+"""Organisation (组织架构): teams as a tree, users with role, team, manager, new-hire and active flags."""
+from __future__ import annotations
+
+import re
+
+import duckdb
+import polars as pl
+
+from core import access, audit, db
+from core.auth import check_password_policy, hash_password
+from core.context import Actor
+from core.errors import DuplicateError, NotFound, ValidationError
+
+USER_FIELDS = ("name", "email", "phone", "role", "team_id", "manager_id", "is_new_hire", "active", "language")
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]{1,31}$")
+
+
+# ------------------------------------------------------------------------------------------- teams
+def teams(con: duckdb.DuckDBPyConnection, include_deleted: bool = False) -> pl.DataFrame:
+    """Every team with its depth and path in the tree (top first, children under their parent)."""
+    cond = "TRUE" if include_deleted else "deleted_at IS NULL"
+    return db.frame(
+        con,
+        f"""WITH RECURSIVE t AS (
+              SELECT id, name, parent_id, region, is_new_hire_pool, deleted_at, 0 AS depth, [name] AS path
+              FROM teams WHERE parent_id IS NULL AND {cond}
+              UNION ALL
+              SELECT c.id, c.name, c.parent_id, c.region, c.is_new_hire_pool, c.deleted_at, t.depth + 1,
+                     list_append(t.path, c.name)
+              FROM teams c JOIN t ON c.parent_id = t.id WHERE c.{cond}
+            )
+            SELECT t.id, t.name, t.parent_id, t.region, t.is_new_hire_pool, t.depth,
+                   array_to_string(t.path, ' / ') AS path,
+                   (SELECT count(*) FROM users u WHERE u.team_id = t.id AND u.active AND u.deleted_at IS NULL) AS members
+            FROM t ORDER BY path""",
+    )
+
+
+def _check_team(con, team_id: int | None) -> None:
+    if team_id is not None and not db.scalar(
+        con, "SELECT count(*) FROM teams WHERE id = ? AND deleted_at IS NULL", [team_id]
+    ):
+        raise NotFound("org.team_not_found")
+
+
+def create_team(
+    con: duckdb.DuckDBPyConnection, actor: Actor, name: str, parent_id: int | None = None,
+    region: str | None = None, is_new_hire_pool: bool = False,
+) -> int:
+    access.require(con, actor, "org", "create")
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("error.required", field="name")
+
+    def work():
+        _check_team(con, parent_id)
+        if db.scalar(
+            con,
+            "SELECT count(*) FROM teams WHERE lower(name) = lower(?) AND parent_id IS NOT DISTINCT FROM ? AND deleted_at IS NULL",
+            [name, parent_id],
+        ):
+            raise DuplicateError("org.team_exists", name=name)
+        team_id = db.next_id(con, "teams")
+        con.execute(
+            "INSERT INTO teams (id, name, parent_id, region, is_new_hire_pool, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [team_id, name, parent_id, region, is_new_hire_pool, actor.now],
+        )
+        audit.record(con, actor, "create", "team", team_id, {"name": (None, name), "parent_id": (None, parent_id)})
+        return team_id
+
+    return db.write(con, work)
+
+
+def update_team(con: duckdb.DuckDBPyConnection, actor: Actor, team_id: int, name: str | None = None,
+                parent_id: int | None | str = "keep", region: str | None = None) -> None:
+    """Rename or move a team; a team cannot move under itself or one of its sub-teams."""
+    access.require(con, actor, "org", "edit")
+
+    def work():
+        old = db.one(con, "SELECT name, parent_id, region FROM teams WHERE id = ? AND deleted_at IS NULL", [team_id])
+        if old is None:
+            raise NotFound("org.team_not_found")
+        new = dict(old)
+        if name is not None:
+            if not name.strip():
+                raise ValidationError("error.required", field="name")
+            new["name"] = name.strip()
+        if region is not None:
+            new["region"] = region.strip() or None
+        if parent_id != "keep":
+            if parent_id is not None:
+                from core.auth import team_tree
+
+                if parent_id in team_tree(con, team_id):
+                    raise ValidationError("org.team_cycle")
+                _check_team(con, parent_id)
+            new["parent_id"] = parent_id
+        changes = {k: (old[k], new[k]) for k in old if old[k] != new[k]}
+        if not changes:
+            return
+        con.execute("UPDATE teams SET name = ?, parent_id = ?, region = ? WHERE id = ?",
+                    [new["name"], new["parent_id"], new["region"], team_id])
+        audit.record(con, actor, "update", "team", team_id, changes)
+
+    db.write(con, work)
+
+
+def delete_team(con: duckdb.DuckDBPyConnection, actor: Actor, team_id: int) -> None:
+    """Soft-delete an empty team (no active members, no sub-teams)."""
+    access.require(con, actor, "org", "delete")
+
+    def work():
+        if db.scalar(con, "SELECT count(*) FROM users WHERE team_id = ? AND active AND deleted_at IS NULL", [team_id]):
+            raise ValidationError("org.team_not_empty")
+        if db.scalar(con, "SELECT count(*) FROM teams WHERE parent_id = ? AND deleted_at IS NULL", [team_id]):
+            raise ValidationError("org.team_has_children")
+        n = con.execute(
+            "UPDATE teams SET deleted_at = ?, deleted_by = ? WHERE id = ? AND deleted_at IS NULL RETURNING id",
+            [actor.now, actor.id, team_id],
+        ).fetchall()
+        if not n:
+            raise NotFound("org.team_not_found")
+        audit.record(con, actor, "delete", "team", team_id)
+
+    db.write(con, work)
+
+
+# ------------------------------------------------------------------------------------------- users
+def users(con: duckdb.DuckDBPyConnection, actor: Actor, include_inactive: bool = True,
+          role: str | None = None, team_id: int | None = None, q: str | None = None) -> pl.DataFrame:
+    where, params = access.predicate(con, actor, "org", "view", "u")
+    clauses, args = [where, "u.deleted_at IS NULL"], list(params)
+    if not include_inactive:
+        clauses.append("u.active")
+    if role:
+        clauses.append("u.role = ?")
+        args.append(role)
+    if team_id is not None:
+        clauses.append("u.team_id = ?")
+        args.append(team_id)
+    if q:
+        clauses.append("(u.username ILIKE ? OR u.name ILIKE ? OR u.email ILIKE ?)")
+        args += [f"%{q.strip()}%"] * 3
+    return db.frame(
+        con,
+        f"SELECT u.id, u.username, u.name, u.email, u.role, u.team_id, t.name AS team, u.manager_id, "
+        f"m.name AS manager, u.is_new_hire, u.active, u.language, u.must_change_password, u.locked_until, "
+        f"u.last_login_at FROM users u LEFT JOIN teams t ON t.id = u.team_id LEFT JOIN users m ON m.id = u.manager_id "
+        f"WHERE {' AND '.join(clauses)} ORDER BY u.active DESC, t.name NULLS LAST, u.name",
+        args,
+    )
+
+
+def _validate_user_values(con, values: dict) -> None:
+    if "role" in values and values["role"] not in access.ROLES:
+        raise ValidationError("error.invalid_value", value=values["role"])
+    if "name" in values and not (values["name"] or "").strip():
+        raise ValidationError("error.required", field="name")
+    if values.get("team_id") is not None:
+        _check_team(con, values["team_id"])
+    if values.get("manager_id") is not None and not db.scalar(
+        con, "SELECT count(*) FROM users WHERE id = ? AND deleted_at IS NULL", [values["manager_id"]]
+    ):
+        raise NotFound("org.user_not_found")
+    if "language" in values and values["language"] not in ("en", "zh"):
+        raise ValidationError("error.invalid_value", value=values["language"])
+    email = values.get("email")
+    if email and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+        raise ValidationError("error.bad_email", value=email)
+
+
+def create_user(
+    con: duckdb.DuckDBPyConnection, actor: Actor, username: str, name: str, role: str, password: str,
+    team_id: int | None = None, manager_id: int | None = None, email: str | None = None,
+    is_new_hire: bool = False, language: str = "en",
+) -> int:
+    """A new user, who must change the initial password at first login."""
+    access.require(con, actor, "org", "create")
+    username = (username or "").strip().lower()
+    if not _USERNAME.match(username):
+        raise ValidationError("org.bad_username")
+    values = {"name": (name or "").strip(), "role": role, "team_id": team_id, "manager_id": manager_id,
+              "email": (email or "").strip() or None, "is_new_hire": bool(is_new_hire), "language": language}
+    check_password_policy(con, password, username)
+    hashed = hash_password(password)
+
+    def work():
+        _validate_user_values(con, values)
+        if db.scalar(con, "SELECT count(*) FROM users WHERE username = ?", [username]):
+            raise DuplicateError("org.username_taken", username=username)
+        user_id = db.next_id(con, "users")
+        con.execute(
+            "INSERT INTO users (id, username, name, email, role, team_id, manager_id, is_new_hire, active, language, "
+            "password_hash, must_change_password, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,TRUE,?,?,TRUE,?,?)",
+            [user_id, username, values["name"], values["email"], role, team_id, manager_id, values["is_new_hire"],
+             language, hashed, actor.now, actor.now],
+        )
+        audit.record(con, actor, "create", "user", user_id,
+                     {"username": (None, username), **{k: (None, v) for k, v in values.items()}})
+        return user_id
+
+    return db.write(con, work)
+
+
+def update_user(con: duckdb.DuckDBPyConnection, actor: Actor, user_id: int, **changes) -> dict:
+    """Edit a user's fields (role, team, manager, new-hire, active...). Deactivation ends their sessions."""
+    access.require(con, actor, "org", "edit")
+    unknown = set(changes) - set(USER_FIELDS)
+    if unknown:
+        raise ValidationError("error.invalid_value", value=", ".join(sorted(unknown)))
+    if "email" in changes:
+        changes["email"] = (changes["email"] or "").strip() or None
+    if "name" in changes:
+        changes["name"] = (changes["name"] or "").strip()
+
+    def work():
+        where, params = access.predicate(con, actor, "org", "edit")
+        old = db.one(con, f"SELECT {', '.join(USER_FIELDS)} FROM users WHERE id = ? AND deleted_at IS NULL AND {where}",
+                     [user_id] + params)
+        if old is None:
+            raise NotFound("org.user_not_found")
+        diff = {k: (old[k], v) for k, v in changes.items() if old[k] != v}
+        if not diff:
+            return {}
+        _validate_user_values(con, changes)
+        if user_id == actor.id and ("active" in diff or "role" in diff):
+            raise ValidationError("org.cannot_demote_self")
+        sets = ", ".join(f"{k} = ?" for k in diff)  # keys from USER_FIELDS only
+        extra = ", sessions_valid_after = ?" if changes.get("active") is False else ""
+        args = [v for _o, v in diff.values()] + ([actor.now] if extra else []) + [actor.now, user_id]
+        con.execute(f"UPDATE users SET {sets}{extra}, updated_at = ? WHERE id = ?", args)  # sql-ok: fixed keys
+        audit.record(con, actor, "update", "user", user_id, diff)
+        return diff
+
+    return db.write(con, work)
+
+
+def reset_password(con: duckdb.DuckDBPyConnection, actor: Actor, user_id: int, new_password: str) -> None:
+    """The admin sets a new initial password: the user must change it at next login; sessions end;
+    a lockout is lifted."""
+    access.require(con, actor, "org", "edit")
+    username = db.scalar(con, "SELECT username FROM users WHERE id = ? AND deleted_at IS NULL", [user_id])
+    if username is None:
+        raise NotFound("org.user_not_found")
+    check_password_policy(con, new_password, username)
+    hashed = hash_password(new_password)
+
+    def work():
+        con.execute(
+            "UPDATE users SET password_hash = ?, must_change_password = TRUE, password_changed_at = ?, "
+            "sessions_valid_after = ?, locked_until = NULL, updated_at = ? WHERE id = ?",
+            [hashed, actor.now, actor.now, actor.now, user_id],
+        )
+        audit.record(con, actor, "reset_password", "user", user_id, {"password": ("***", "***")})
+
+    db.write(con, work)
+
+
+def user_choices(con: duckdb.DuckDBPyConnection, actor: Actor, roles: tuple[str, ...] = ("sales", "manager")) -> pl.DataFrame:
+    """Active users the actor may see, for pickers (owner, assignee, manager)."""
+    where, params = access.predicate(con, actor, "org", "view", "u") if access.can(con, actor, "org", "view") \
+        else ("u.id = ?", [actor.id])
+    marks = ", ".join("?" for _ in roles)
+    return db.frame(
+        con,
+        f"SELECT u.id, u.name, u.username, u.role, u.team_id FROM users u WHERE u.active AND u.deleted_at IS NULL "
+        f"AND u.role IN ({marks}) AND {where} ORDER BY u.name",
+        list(roles) + params,
+    )

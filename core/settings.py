@@ -1,0 +1,100 @@
+"""Company settings: each rule of the rule book is a setting with its default."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import duckdb
+
+from core import access, audit, db
+from core.context import Actor
+from core.errors import ValidationError
+
+DEFAULTS: dict[str, Any] = {
+    "company.name": "Demo Trading Co.",
+    "company.default_language": "en",
+    "recycle.retention_days": 30,
+    "auth.lockout_attempts": 5,
+    "auth.lockout_window_minutes": 15,
+    "auth.lockout_minutes": 15,
+    "auth.session_days": 3,
+    "auth.min_password_length": 8,
+    "pool.max_open_customers_per_rep": 200,
+    "pool.reclaim_after_working_days": 10,
+    "pool.refresh_weekday": 1,
+    "assignment.weighted_by_performance": True,
+    "assignment.skip_reps_with_untouched_raw": True,
+    "assignment.new_hires_get_new_data": False,
+    "lists.page_size": 50,
+}
+
+# bounds for the numeric settings, so an admin cannot set a rule to nonsense
+_BOUNDS = {
+    "recycle.retention_days": (1, 3650),
+    "auth.lockout_attempts": (1, 100),
+    "auth.lockout_window_minutes": (1, 1440),
+    "auth.lockout_minutes": (1, 1440),
+    "auth.session_days": (1, 30),
+    "auth.min_password_length": (8, 128),
+    "pool.max_open_customers_per_rep": (1, 100000),
+    "pool.reclaim_after_working_days": (1, 365),
+    "pool.refresh_weekday": (1, 7),
+    "lists.page_size": (10, 500),
+}
+
+
+def get(con: duckdb.DuckDBPyConnection, key: str) -> Any:
+    if key not in DEFAULTS:
+        raise KeyError(key)
+    raw = db.scalar(con, "SELECT value FROM settings WHERE key = ?", [key])
+    return DEFAULTS[key] if raw is None else json.loads(raw)
+
+
+def all_settings(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    stored = {k: json.loads(v) for k, v in con.execute("SELECT key, value FROM settings").fetchall()}
+    return {k: stored.get(k, v) for k, v in DEFAULTS.items()}
+
+
+def coerce(key: str, value: Any) -> Any:
+    """Check and convert a value typed by the admin to the setting's type."""
+    if key not in DEFAULTS:
+        raise ValidationError("error.invalid_value", value=key)
+    default = DEFAULTS[key]
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                if value.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                value = value.strip().lower() in ("true", "1", "yes")
+            value = bool(value)
+        elif isinstance(default, int):
+            value = int(str(value).strip())
+        else:
+            value = str(value).strip()
+    except (TypeError, ValueError):
+        raise ValidationError("settings.bad_value", key=key, value=value) from None
+    lo_hi = _BOUNDS.get(key)
+    if lo_hi and not (lo_hi[0] <= value <= lo_hi[1]):
+        raise ValidationError("settings.out_of_range", key=key, low=lo_hi[0], high=lo_hi[1])
+    if key == "company.default_language" and value not in ("en", "zh"):
+        raise ValidationError("settings.bad_value", key=key, value=value)
+    return value
+
+
+def set_value(con: duckdb.DuckDBPyConnection, actor: Actor, key: str, value: Any) -> Any:
+    access.require(con, actor, "settings", "edit")
+    value = coerce(key, value)
+
+    def work():
+        old = get(con, key)
+        if old == value:
+            return value
+        con.execute("DELETE FROM settings WHERE key = ?", [key])
+        con.execute(
+            "INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?)",
+            [key, json.dumps(value), actor.now, actor.id],
+        )
+        audit.record(con, actor, "update", "setting", None, {key: (old, value)})
+        return value
+
+    return db.write(con, work)

@@ -1,0 +1,50 @@
+"""Admin: teams as a tree: add, rename, move, delete."""
+import streamlit as st
+
+from core import org
+from ui import errors
+from ui.i18n import t
+from ui.session import actor, con
+
+me, c = actor(), con()
+st.title(t("page.teams"))
+
+teams = org.teams(c)
+names = dict(zip(teams["id"].to_list(), teams["path"].to_list()))
+
+with st.container(border=True):
+    for row in teams.iter_rows(named=True):
+        badge = f" · {t('teams.new_hire_pool')}" if row["is_new_hire_pool"] else ""
+        region = f" · {row['region']}" if row["region"] else ""
+        st.markdown(f"{'&nbsp;' * 6 * row['depth']}{'└ ' if row['depth'] else ''}**{row['name']}**"
+                    f"{region}{badge} · {t('teams.members', n=row['members'])}", unsafe_allow_html=False)
+
+left, right = st.columns(2)
+with left.form("new_team", clear_on_submit=True):
+    st.subheader(t("teams.new"))
+    name = st.text_input(t("teams.name") + " *")
+    parent = st.selectbox(t("teams.parent"), [None, *names], format_func=lambda i: names.get(i, t("teams.top")))
+    region = st.text_input(t("teams.region"))
+    pool = st.checkbox(t("teams.new_hire_pool"))
+    if st.form_submit_button(t("action.create"), type="primary"):
+        with errors.handled():
+            org.create_team(c, me, name, parent, region or None, pool)
+            st.rerun()
+
+with right.form("edit_team"):
+    st.subheader(t("teams.edit"))
+    team = st.selectbox(t("teams.team"), list(names), format_func=names.get)
+    new_name = st.text_input(t("teams.new_name"))
+    new_parent = st.selectbox(t("teams.move_under"), ["keep", None, *names],
+                              format_func=lambda i: t("teams.keep") if i == "keep" else names.get(i, t("teams.top")))
+    b1, b2 = st.columns(2)
+    save = b1.form_submit_button(t("action.save"), type="primary")
+    delete = b2.form_submit_button(t("action.delete"))
+    if save:
+        with errors.handled():
+            org.update_team(c, me, team, name=new_name or None, parent_id=new_parent)
+            st.rerun()
+    if delete:
+        with errors.handled():
+            org.delete_team(c, me, team)
+            st.rerun()
