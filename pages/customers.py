@@ -3,7 +3,7 @@ import polars as pl
 import streamlit as st
 
 from core import access, customers, recycle, settings
-from ui import errors, tables
+from ui import errors, forms, tables
 from ui.i18n import label, t
 from ui.session import actor, con
 
@@ -18,13 +18,15 @@ level_names = {r["code"]: label(r) for r in level_rows}
 with st.container(border=True):
     f1, f2, f3, f4 = st.columns([3, 2, 2, 2])
     q = f1.text_input(t("customers.search"), placeholder=t("customers.search_hint"), key="cust_q")
-    stage = f2.multiselect(t("customer.stage"), list(stage_names), format_func=stage_names.get, key="cust_stage")
-    level = f3.multiselect(t("customer.level"), list(level_names), format_func=level_names.get, key="cust_level")
+    stage = f2.multiselect(t("customer.stage"), list(stage_names), format_func=stage_names.get, key="cust_stage",
+                           placeholder=t("list.choose"))
+    level = f3.multiselect(t("customer.level"), list(level_names), format_func=level_names.get, key="cust_level",
+                           placeholder=t("list.choose"))
     holder = f4.selectbox(t("customers.holder"), ["all", "owned", "pool"],
                           format_func=lambda v: t(f"customers.holder_{v}"), key="cust_holder")
     s1, s2, s3 = st.columns([3, 2, 2])
     provinces = customers.provinces(c, me)
-    province = s1.multiselect(t("customer.province"), provinces, key="cust_province")
+    province = s1.multiselect(t("customer.province"), provinces, key="cust_province", placeholder=t("list.choose"))
     sort = s2.selectbox(t("customers.sort"), customers.SORTS, format_func=lambda v: t(f"customers.sort_{v}"),
                         key="cust_sort")
     desc = s3.toggle(t("customers.descending"), value=True, key="cust_desc")
@@ -117,8 +119,12 @@ if access.can(c, me, "customers", "create"):
             province_new = a5.text_input(t("customer.province"))
             city = a6.text_input(t("customer.city"))
             if st.form_submit_button(t("action.create"), type="primary"):
-                with errors.handled():
-                    new_id = customers.create_customer(c, me, {
-                        "name": name, "phone": phone, "email": email, "kind": kind,
-                        "province": province_new, "city": city})
-                    st.success(t("customers.created", id=new_id))
+                values = {"name": name, "phone": phone, "email": email, "kind": kind,
+                          "province": province_new, "city": city}
+                if not forms.first_submit("new_customer", values):
+                    st.info(t("action.already_done"))
+                else:
+                    with errors.handled():
+                        new_id = customers.create_customer(c, me, values)
+                        forms.remember_submit("new_customer", values)
+                        st.success(t("customers.created", id=new_id))

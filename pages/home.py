@@ -1,9 +1,11 @@
 """My day: the real counts the user may see, and the follow-ups due."""
+import polars as pl
 import streamlit as st
 
+from core import customers
 from core.analytics import kpis
 from ui import errors, tables
-from ui.i18n import t
+from ui.i18n import label, t
 from ui.session import actor, con
 
 me, c = actor(), con()
@@ -21,20 +23,22 @@ with errors.handled():
     ]
     shown = [c_ for c_ in cards if figures.get(c_[0]) is not None]
     cols = st.columns(len(shown) or 1)
-    for col, (key, label, extra) in zip(cols, shown):
+    for col, (key, title, extra) in zip(cols, shown):
         with col.container(border=True):
             help_text = None
             if extra == "pool":
                 help_text = t("home.pool_help", n=f"{figures['pool']:,}")
             elif extra == "followups_overdue":
                 help_text = t("home.overdue_help", n=f"{figures['followups_overdue']:,}")
-            st.metric(t(label), f"{figures[key]:,}", help=help_text)
+            st.metric(t(title), f"{figures[key]:,}")
             if help_text:
                 st.caption(help_text)
 
     if figures.get("customers") is not None:
         st.subheader(t("home.followups"))
-        due = kpis.followups_due(c, me)
+        stage_names = {r["code"]: label(r) for r in customers.stages(c)}
+        due = kpis.followups_due(c, me).with_columns(
+            pl.col("stage").replace_strict(stage_names, default=pl.col("stage")))
         if due.is_empty():
             st.info(t("home.no_followups"))
         else:

@@ -91,12 +91,15 @@ def _login_page(con, authenticator: stauth.Authenticate, creds: dict) -> None:
     failed = auth.note_failed_logins(con, creds)
     if failed:
         _username, until = failed
-        if until:
-            st.error(t("auth.locked", until=until.strftime("%Y-%m-%d %H:%M") + " UTC"))
-        else:
-            st.error(t("auth.failed"))
-    elif st.session_state.get("authentication_status") is False:
-        st.error(t("auth.failed"))
+        st.session_state["_crm_login_error"] = (
+            ("auth.locked", {"until": until.strftime("%Y-%m-%d %H:%M") + " UTC"}) if until else ("auth.failed", {}))
+    elif st.session_state.get("authentication_status") is False and "_crm_login_error" not in st.session_state:
+        st.session_state["_crm_login_error"] = ("auth.failed", {})
+    if st.session_state.get("authentication_status"):
+        st.session_state.pop("_crm_login_error", None)
+    elif "_crm_login_error" in st.session_state:  # kept across reruns until the next attempt
+        key, params = st.session_state["_crm_login_error"]
+        st.error(t(key, **params))
     _demo_hint(con)
 
 
@@ -140,6 +143,16 @@ def password_changed(authenticator: stauth.Authenticate | None = None) -> None:
         authenticator.cookie_controller.set_cookie()
 
 
+def _gate_only() -> None:
+    """Before login (and before a forced password change) no page but this screen exists: without a
+    navigation of its own Streamlit would list and serve every file of pages/."""
+    st.navigation([st.Page(_gate_page, title=t("auth.login"), default=True)], position="hidden")
+
+
+def _gate_page() -> None:  # the screen itself is drawn by require_login
+    return None
+
+
 def require_login(con) -> Actor:
     """The acting user of this run, or the login page and st.stop()."""
     authenticator, creds, days = _authenticator(con)
@@ -147,6 +160,7 @@ def require_login(con) -> Actor:
     if "lang" not in st.session_state:
         st.session_state["lang"] = settings.get(con, "company.default_language")
     if not st.session_state.get("authentication_status"):
+        _gate_only()
         _login_page(con, authenticator, creds)
         if not st.session_state.get("authentication_status"):
             st.stop()
@@ -162,6 +176,7 @@ def require_login(con) -> Actor:
     actor = auth.actor_for(con, username)
     if user["must_change_password"]:
         if not _password_change(con, actor, authenticator):
+            _gate_only()
             st.stop()
     return actor
 
@@ -181,7 +196,7 @@ def sidebar(con, actor: Actor) -> None:
                 auth.set_language(con, actor, choice)
                 st.session_state["lang"] = choice
                 st.rerun()
-        if st.button(t("auth.logout"), key="logout", width="stretch"):
+        if st.button(t("auth.logout"), key="crm_logout", width="stretch"):
             with errors.handled():
                 auth.logout_everywhere(con, actor)
             _end_session(authenticator, "auth.logged_out")

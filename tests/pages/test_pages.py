@@ -1,0 +1,126 @@
+"""Every page renders for every role that may open it, without exception, and each role's menu
+holds exactly the pages its permissions allow."""
+from __future__ import annotations
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core import db, setup
+from core.context import utcnow
+from tests.conftest import ROOT, build_company
+
+APP = ROOT / "app.py"
+
+ROLE_USERS = {"admin": "boss", "manager": "mgr", "sales": "rep_a", "marketing": "mkt", "service": "svc"}
+WORK = ["pages/home.py", "pages/customers.py", "pages/account.py"]
+ADMIN = ["pages/admin_users.py", "pages/admin_teams.py", "pages/admin_permissions.py", "pages/admin_settings.py",
+         "pages/admin_recycle.py", "pages/admin_audit.py"]
+MENU = {"admin": WORK + ADMIN, "manager": WORK, "sales": WORK, "marketing": WORK, "service": WORK}
+
+
+@pytest.fixture(scope="module")
+def crm_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pages") / "crm.duckdb"
+    con = db.connect(path)
+    setup.prepare(con)
+    company = build_company(con)
+    con.execute("UPDATE users SET must_change_password = FALSE WHERE username <> 'rep_b'")
+    con.close()
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CRM_DB", str(path))
+    mp.setenv("CRM_SECRETS", str(path.parent / "secrets.toml"))
+    st.cache_resource.clear()
+    yield company
+    st.cache_resource.clear()
+    mp.undo()
+
+
+def app_as(username: str, lang: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = username
+    at.session_state["name"] = username
+    at.session_state["_crm_login_at"] = utcnow()
+    if lang:
+        at.session_state["lang"] = lang
+        at.session_state["_crm_lang_loaded"] = username
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [t.value for t in at.title] + [c.value for c in at.caption]
+    parts += [str(m.label) + " " + str(m.value) for m in at.metric]
+    return "\n".join(parts)
+
+
+def test_without_login_the_app_shows_only_the_login_form(crm_db):
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    assert not at.exception
+    assert [t.label for t in at.text_input][:2] == ["Username", "Password"]
+    assert not at.dataframe
+
+
+@pytest.mark.parametrize("role", list(ROLE_USERS))
+def test_each_role_sees_exactly_its_menu(crm_db, role):
+    at = app_as(ROLE_USERS[role]).run()
+    assert not at.exception, at.exception
+    from ui import nav
+
+    from core import auth
+    con = db.connect(":memory:")  # nav.allowed needs only the permissions table
+    setup.prepare(con)
+    actor = auth.Actor(id=1, username="x", name="x", role=role)
+    assert [p.path for p in nav.allowed(con, actor)] == MENU[role]
+
+
+@pytest.mark.parametrize("role", list(ROLE_USERS))
+def test_every_page_of_a_role_renders_without_exception(crm_db, role):
+    at = app_as(ROLE_USERS[role]).run()
+    for page in MENU[role]:
+        at.switch_page(page).run()
+        assert not at.exception, (role, page, at.exception)
+        assert not at.error, (role, page, [e.value for e in at.error])
+
+
+@pytest.mark.parametrize("role", ["manager", "sales", "marketing", "service"])
+def test_a_page_outside_the_menu_cannot_be_reached(crm_db, role):
+    at = app_as(ROLE_USERS[role]).run()
+    for page in ADMIN:
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            at.switch_page(page)
+
+
+def test_the_customers_page_of_a_rep_lists_only_their_customers_and_pool(crm_db):
+    at = app_as("rep_a").run()
+    at.switch_page("pages/customers.py").run()
+    shown = at.dataframe[0].value
+    assert sorted(shown.iloc[:, 0].tolist()) == ["Customer of rep_a", "Pool customer east"]
+
+
+def test_the_customers_page_of_a_manager_lists_the_team_and_sub_teams(crm_db):
+    at = app_as("mgr").run()
+    at.switch_page("pages/customers.py").run()
+    names = sorted(at.dataframe[0].value.iloc[:, 0].tolist())
+    assert names == ["Customer of rep_a", "Customer of rep_b", "Customer of rep_sh", "Pool customer east"]
+
+
+def test_my_day_shows_the_real_counts_of_the_viewer(crm_db):
+    at = app_as("rep_a").run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["My customers"] == "1" and metrics["Open leads"] == "0"
+
+
+def test_the_pages_speak_chinese_when_the_user_chose_it(crm_db):
+    at = app_as("rep_a", lang="zh").run()
+    assert "我的客户" in [m.label for m in at.metric]
+    at.switch_page("pages/customers.py").run()
+    assert at.title[0].value == "客户"
+    assert "名称" in list(at.dataframe[0].value.columns)
+
+
+def test_a_first_login_must_change_the_password_before_anything_else(crm_db):
+    at = app_as("rep_b").run()
+    assert not at.exception
+    assert at.title[0].value == "Change password"
+    assert not at.metric and not at.dataframe
