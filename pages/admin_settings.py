@@ -3,7 +3,7 @@ import streamlit as st
 
 from core import settings
 from ui import errors
-from ui.i18n import t
+from ui.i18n import LANGUAGE_NAMES, LANGUAGES, t
 from ui.session import actor, con
 
 me, c = actor(), con()
@@ -19,7 +19,8 @@ with st.form("settings"):
         elif isinstance(settings.DEFAULTS[key], int):
             values[key] = st.number_input(label, value=int(value), step=1, key=f"set_{key}")
         elif key == "company.default_language":
-            values[key] = st.selectbox(label, ["en", "zh"], index=["en", "zh"].index(value), key=f"set_{key}")
+            values[key] = st.selectbox(label, LANGUAGES, index=LANGUAGES.index(value), format_func=LANGUAGE_NAMES.get,
+                                       key=f"set_{key}")
         else:
             values[key] = st.text_input(label, value, key=f"set_{key}")
     if st.form_submit_button(t("action.save"), type="primary"):

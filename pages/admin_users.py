@@ -4,7 +4,7 @@ import streamlit as st
 
 from core import access, org
 from ui import errors, tables
-from ui.i18n import t
+from ui.i18n import LANGUAGE_NAMES, LANGUAGES, t
 from ui.session import actor, con
 
 me, c = actor(), con()
@@ -51,7 +51,8 @@ if picked:
         mgr_new = e5.selectbox(t("users.manager"), manager_ids,
                                index=manager_ids.index(u["manager_id"]) if u["manager_id"] in manager_ids else 0,
                                format_func=lambda i: manager_names.get(i, "—"))
-        lang_new = e6.selectbox(t("users.language"), ["en", "zh"], index=["en", "zh"].index(u["language"]))
+        lang_new = e6.selectbox(t("users.language"), LANGUAGES, index=LANGUAGES.index(u["language"]),
+                                format_func=LANGUAGE_NAMES.get)
         new_hire = st.checkbox(t("users.new_hire"), u["is_new_hire"])
         active = st.checkbox(t("users.active"), u["active"])
         if st.form_submit_button(t("action.save"), type="primary"):
@@ -79,7 +80,7 @@ with st.expander(t("users.new")):
         mgr_new = n6.selectbox(t("users.manager"), manager_ids, format_func=lambda i: manager_names.get(i, "—"))
         n7, n8 = st.columns(2)
         pw = n7.text_input(t("users.initial_password") + " *", type="password")
-        lang_new = n8.selectbox(t("users.language"), ["en", "zh"])
+        lang_new = n8.selectbox(t("users.language"), LANGUAGES, format_func=LANGUAGE_NAMES.get)
         new_hire = st.checkbox(t("users.new_hire"))
         if st.form_submit_button(t("action.create"), type="primary"):
             with errors.handled():

@@ -160,6 +160,11 @@ def require_login(con) -> Actor:
     if "lang" not in st.session_state:
         st.session_state["lang"] = settings.get(con, "company.default_language")
     if not st.session_state.get("authentication_status"):
+        try:  # a valid login cookie logs in without a form (checked against the users table below)
+            authenticator.login(location="unrendered")
+        except stauth.LoginError:
+            pass
+    if not st.session_state.get("authentication_status"):
         _gate_only()
         _login_page(con, authenticator, creds)
         if not st.session_state.get("authentication_status"):

@@ -64,12 +64,21 @@ def browser():
 
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(600)
+    settle(page)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def settle(page) -> None:
+    """Wait until the app is idle (no script run under way), as a person reading the page would: the
+    cookie component reruns the script once after it mounts, and a submit during that rerun is lost."""
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000)
+    page.wait_for_timeout(700)
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000)
 
 
 def log_in(page, url: str, username: str, password: str) -> None:
     page.goto(url)
+    settle(page)
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Log in").click()
@@ -91,17 +100,18 @@ def test_a_rep_logs_in_changes_the_password_works_in_chinese_and_logs_out(server
     log_in(page, url, "rep", "Demo#2026")
     expect(page.get_by_text("This is your first login")).to_be_visible(timeout=30_000)
     shot(page, "02-forced-password-change")
+    settle(page)
     page.get_by_label("Current password", exact=True).fill("Demo#2026")
     page.get_by_label("New password", exact=True).fill("Rep#Secret2026")
     page.get_by_label("Repeat the new password").fill("Rep#Secret2026")
     page.get_by_role("button", name="Change password").click()
-    expect(page.get_by_text("My customers")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("My customers").first).to_be_visible(timeout=30_000)
     shot(page, "03-my-day")
 
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_test_id("stSelectbox").click()
     page.get_by_role("option", name="简体中文").click()
-    expect(page.get_by_text("我的客户")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("我的客户").first).to_be_visible(timeout=30_000)
     shot(page, "04-my-day-zh")
 
     sidebar.get_by_role("link", name="客户").click()
@@ -115,6 +125,7 @@ def test_a_rep_logs_in_changes_the_password_works_in_chinese_and_logs_out(server
     shot(page, "06-logged-out")
 
     # the old password no longer works; the new one does, without a forced change, and the language stuck
+    settle(page)
     log_in_zh = page.get_by_label("用户名")
     log_in_zh.fill("rep")
     page.get_by_label("密码", exact=True).fill("Rep#Secret2026")
