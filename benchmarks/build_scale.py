@@ -4,7 +4,7 @@
     python benchmarks/build_scale.py --scale M --keep --path data/demo_m.duckdb
 
 Prints plain `key: value` lines: build time, rows per table, file size after CHECKPOINT, peak memory,
-and (once core.customers.list_customers exists) the customers-list query time for "rep" and "manager".
+and the customers-list and "my day" query times for "rep" and "manager".
 """
 from __future__ import annotations
 
@@ -19,8 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import demo  # noqa: E402
-from core.db import connect, migrate  # noqa: E402
+from core import demo, setup  # noqa: E402
+from core.analytics import kpis  # noqa: E402
+from core.auth import actor_for  # noqa: E402
+from core.customers import list_customers  # noqa: E402
+from core.db import connect  # noqa: E402
 
 
 def _median_seconds(fn, runs: int = 5) -> float:
@@ -32,26 +35,22 @@ def _median_seconds(fn, runs: int = 5) -> float:
     return statistics.median(times)
 
 
-def time_customer_list(con) -> None:
-    try:
-        from core.auth import actor_for
-        from core.customers import list_customers
-    except (ImportError, AttributeError) as exc:
-        print(f"list_customers: skipped ({exc})")
-        return
+def time_queries(con) -> None:
+    """The customers list (first page, a deep page, a search) and the "my day" cards for a rep and a
+    manager, each under that user's scope."""
     for username in ("rep", "manager"):
-        try:
-            actor = actor_for(con, username)
-            _, total = list_customers(con, actor, page=0, page_size=50)
-            deep = max((total - 1) // 50 - 1, 0)       # the second-to-last page
-            first = _median_seconds(lambda: list_customers(con, actor, page=0, page_size=50))
-            last = _median_seconds(lambda: list_customers(con, actor, page=deep, page_size=50))
-        except (ImportError, AttributeError) as exc:
-            print(f"list_customers_{username}: skipped ({exc})")
-            continue
+        actor = actor_for(con, username)
+        _, total = list_customers(con, actor, page=0, page_size=50)
+        deep = max((total - 1) // 50 - 1, 0)       # the second-to-last page
+        first = _median_seconds(lambda: list_customers(con, actor, page=0, page_size=50))
+        last = _median_seconds(lambda: list_customers(con, actor, page=deep, page_size=50))
+        search = _median_seconds(lambda: list_customers(con, actor, {"q": "科技", "stage": ["intent"]}, page=0))
+        day = _median_seconds(lambda: kpis.my_day(con, actor))
         print(f"list_customers_{username}_total: {total}")
         print(f"list_customers_{username}_page0_ms: {first * 1000:.1f}")
         print(f"list_customers_{username}_page{deep}_ms: {last * 1000:.1f}")
+        print(f"list_customers_{username}_search_ms: {search * 1000:.1f}")
+        print(f"my_day_{username}_ms: {day * 1000:.1f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             p.unlink()
     try:
         con = connect(path)
-        migrate(con)
+        setup.prepare(con)
         print(f"scale: {scale}")
         print(f"path: {path}")
         t0 = time.perf_counter()
@@ -89,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         size = path.stat().st_size + (Path(f"{path}.wal").stat().st_size if Path(f"{path}.wal").exists() else 0)
         print(f"db_size_mb: {size / 1e6:.1f}")
         print(f"peak_rss_mb: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
-        time_customer_list(con)
+        time_queries(con)
         con.close()
     finally:
         if tmpdir and not args.keep:
