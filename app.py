@@ -4,7 +4,6 @@ import streamlit as st
 from ui import auth as ui_auth
 from ui import nav
 from ui.db import con as get_con
-from ui.i18n import t
 
 st.set_page_config(page_title="CRM", page_icon=":material/hub:", layout="wide")
 

@@ -8,7 +8,7 @@ import duckdb
 
 from core import access, audit, db
 from core.auth import check_password_policy, hash_password
-from core.context import SYSTEM, Actor, utcnow
+from core.context import Actor, utcnow
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
@@ -64,5 +64,3 @@ def create_first_admin(con: duckdb.DuckDBPyConnection, username: str, name: str,
 
     return db.write(con, work)
 
-
-__all__ = ["prepare", "open_database", "create_first_admin", "is_empty", "SYSTEM"]

@@ -84,6 +84,6 @@ with st.expander(t("users.new")):
         new_hire = st.checkbox(t("users.new_hire"))
         if st.form_submit_button(t("action.create"), type="primary"):
             with errors.handled():
-                uid = org.create_user(c, me, username, name, role_new, pw, team_id=team_new, manager_id=mgr_new,
+                org.create_user(c, me, username, name, role_new, pw, team_id=team_new, manager_id=mgr_new,
                                       email=email, is_new_hire=new_hire, language=lang_new)
                 st.success(t("users.created", username=username.strip().lower()))

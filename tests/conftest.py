@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core import auth, customers, db, org, setup  # noqa: E402
-from core.context import SYSTEM, Actor  # noqa: E402
+from core.context import Actor  # noqa: E402
 
 PASSWORD = "Start#2026"
 NOW = dt.datetime(2026, 11, 23, 9, 30)
