@@ -254,16 +254,3 @@ def reset_password(con: duckdb.DuckDBPyConnection, actor: Actor, user_id: int, n
         audit.record(con, actor, "reset_password", "user", user_id, {"password": ("***", "***")})
 
     db.write(con, work)
-
-
-def user_choices(con: duckdb.DuckDBPyConnection, actor: Actor, roles: tuple[str, ...] = ("sales", "manager")) -> pl.DataFrame:
-    """Active users the actor may see, for pickers (owner, assignee, manager)."""
-    where, params = access.predicate(con, actor, "org", "view", "u") if access.can(con, actor, "org", "view") \
-        else ("u.id = ?", [actor.id])
-    marks = ", ".join("?" for _ in roles)
-    return db.frame(
-        con,
-        f"SELECT u.id, u.name, u.username, u.role, u.team_id FROM users u WHERE u.active AND u.deleted_at IS NULL "
-        f"AND u.role IN ({marks}) AND {where} ORDER BY u.name",
-        list(roles) + params,
-    )

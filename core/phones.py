@@ -63,10 +63,3 @@ def normalise(raw: str | None) -> str | None:
             raise ValidationError("phone.bad_landline", phone=text)
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     raise ValidationError("phone.invalid", phone=text)
-
-
-def is_valid(raw: str | None) -> bool:
-    try:
-        return normalise(raw) is not None
-    except ValidationError:
-        return False

@@ -5,11 +5,12 @@ from core import auth
 from ui import errors
 from ui.auth import password_changed
 from ui.i18n import t
+from ui.text import md
 from ui.session import actor, con
 
 me, c = actor(), con()
 st.title(t("page.account"))
-st.write(f"**{me.name}** · `{me.username}` · {t('role.' + me.role)}")
+st.markdown(f"**{md(me.name)}** · {md(me.username)} · {t('role.' + me.role)}")
 
 st.subheader(t("auth.change_password"))
 with st.form("change_password", clear_on_submit=True):

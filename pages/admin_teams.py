@@ -4,6 +4,7 @@ import streamlit as st
 from core import org
 from ui import errors
 from ui.i18n import t
+from ui.text import md
 from ui.session import actor, con
 
 me, c = actor(), con()
@@ -15,9 +16,9 @@ names = dict(zip(teams["id"].to_list(), teams["path"].to_list()))
 with st.container(border=True):
     for row in teams.iter_rows(named=True):
         badge = f" · {t('teams.new_hire_pool')}" if row["is_new_hire_pool"] else ""
-        region = f" · {row['region']}" if row["region"] else ""
-        st.markdown(f"{'&nbsp;' * 6 * row['depth']}{'└ ' if row['depth'] else ''}**{row['name']}**"
-                    f"{region}{badge} · {t('teams.members', n=row['members'])}", unsafe_allow_html=False)
+        region = f" · {md(row['region'])}" if row["region"] else ""
+        st.markdown(f"{'&nbsp;' * 6 * row['depth']}{'└ ' if row['depth'] else ''}**{md(row['name'])}**"
+                    f"{region}{badge} · {t('teams.members', n=row['members'])}")
 
 left, right = st.columns(2)
 with left.form("new_team", clear_on_submit=True):

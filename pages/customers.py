@@ -4,15 +4,16 @@ import streamlit as st
 
 from core import access, customers, recycle, settings
 from ui import errors, forms, tables
-from ui.i18n import label, t
+from ui.cache import province_options
+from ui.i18n import names, t
+from ui.text import md
 from ui.session import actor, con
 
 me, c = actor(), con()
 st.title(t("page.customers"))
 
 stage_rows, level_rows = customers.stages(c), customers.levels(c)
-stage_names = {r["code"]: label(r) for r in stage_rows}
-level_names = {r["code"]: label(r) for r in level_rows}
+stage_names, level_names = names(stage_rows), names(level_rows)
 
 # ---------------------------------------------------------------- filters and sort
 with st.container(border=True):
@@ -25,7 +26,7 @@ with st.container(border=True):
     holder = f4.selectbox(t("customers.holder"), ["all", "owned", "pool"],
                           format_func=lambda v: t(f"customers.holder_{v}"), key="cust_holder")
     s1, s2, s3 = st.columns([3, 2, 2])
-    provinces = customers.provinces(c, me)
+    provinces = province_options(c, me)
     province = s1.multiselect(t("customer.province"), provinces, key="cust_province", placeholder=t("list.choose"))
     sort = s2.selectbox(t("customers.sort"), customers.SORTS, format_func=lambda v: t(f"customers.sort_{v}"),
                         key="cust_sort")
@@ -69,7 +70,7 @@ with errors.handled():
     if picked:
         row = df.row(picked[0], named=True)
         detail = customers.get_customer(c, me, row["id"])
-        st.subheader(detail["name"])
+        st.subheader(md(detail["name"]))
         can_edit = access.can(c, me, "customers", "edit")
         with st.form(f"edit_{detail['id']}"):
             e1, e2, e3 = st.columns(3)

@@ -5,7 +5,7 @@ import streamlit as st
 from core import customers
 from core.analytics import kpis
 from ui import errors, tables
-from ui.i18n import label, t
+from ui.i18n import names, t
 from ui.session import actor, con
 
 me, c = actor(), con()
@@ -36,7 +36,7 @@ with errors.handled():
 
     if figures.get("customers") is not None:
         st.subheader(t("home.followups"))
-        stage_names = {r["code"]: label(r) for r in customers.stages(c)}
+        stage_names = names(customers.stages(c))
         due = kpis.followups_due(c, me).with_columns(
             pl.col("stage").replace_strict(stage_names, default=pl.col("stage")))
         if due.is_empty():

@@ -13,17 +13,23 @@ from core.context import Actor, utcnow
 from core.errors import CRMError
 from core.i18n import LANGUAGE_NAMES, LANGUAGES
 from ui import errors
+from ui.text import md
 from ui.i18n import t
 
 COOKIE = "crm_auth"
 _STATE_KEYS = ("name", "username", "authentication_status", "email", "roles", "_crm_login_at", "_crm_actor")
 
 
+@st.cache_resource(show_spinner=False)
+def _cookie_key() -> str:
+    return config.cookie_key()
+
+
 def _authenticator(con) -> tuple[stauth.Authenticate, dict, float]:
     creds = auth.credentials(con)
     days = float(settings.get(con, "auth.session_days"))
     authenticator = stauth.Authenticate(
-        creds, COOKIE, config.cookie_key(), days, auto_hash=False, login_sleep_time=0
+        creds, COOKIE, _cookie_key(), days, auto_hash=False, login_sleep_time=0
     )
     return authenticator, creds, days
 
@@ -34,7 +40,7 @@ def _cookie_issued_at(days: float) -> dt.datetime | None:
     if not token:
         return None
     try:
-        data = jwt.decode(token, config.cookie_key(), algorithms=["HS256"])
+        data = jwt.decode(token, _cookie_key(), algorithms=["HS256"])
         issued = float(data["exp_date"]) - days * 86400
     except (jwt.PyJWTError, KeyError, TypeError, ValueError):
         return None
@@ -190,7 +196,7 @@ def sidebar(con, actor: Actor) -> None:
     """Who is logged in, the language switch (remembered on the user) and logout."""
     authenticator = st.session_state.get("_crm_authenticator")
     with st.sidebar:
-        st.markdown(f"**{actor.name}**  \n{t('role.' + actor.role)}")
+        st.markdown(f"**{md(actor.name)}**  \n{t('role.' + actor.role)}")
         current = st.session_state.get("lang", "en")
         choice = st.selectbox(
             t("nav.language"), LANGUAGES, index=LANGUAGES.index(current),

@@ -7,15 +7,14 @@ import json
 import streamlit as st
 
 
+def _digest(values: dict) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def first_submit(form_key: str, values: dict) -> bool:
-    """True the first time these exact values are submitted through this form in this session."""
-    digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
-    seen = st.session_state.setdefault("_crm_submitted", {})
-    if seen.get(form_key) == digest:
-        return False
-    return True
+    """True unless these exact values already went through this form in this session."""
+    return st.session_state.get("_crm_submitted", {}).get(form_key) != _digest(values)
 
 
 def remember_submit(form_key: str, values: dict) -> None:
-    digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
-    st.session_state.setdefault("_crm_submitted", {})[form_key] = digest
+    st.session_state.setdefault("_crm_submitted", {})[form_key] = _digest(values)
