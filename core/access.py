@@ -157,7 +157,40 @@ def predicate_for_scope(actor: Actor, module: str, scope: str, alias: str = "") 
     return f"({own_sql} OR {p}{team} IN ({marks}))", params + teams
 
 
-def matrix(con: duckdb.DuckDBPyConnection) -> list[dict]:
+def branches(
+    con: duckdb.DuckDBPyConnection, actor: Actor, module: str, action: str = "view", alias: str = ""
+) -> list[tuple[str, list]]:
+    """The same rows as `predicate`, as disjoint conditions each a plain AND (for UNION ALL queries:
+    DuckDB pushes a plain AND whole into the scan, an OR only in part). PermissionDenied without scope."""
+    scope = require(con, actor, module, action)
+    return branches_for_scope(actor, module, scope, alias)
+
+
+def branches_for_scope(actor: Actor, module: str, scope: str, alias: str = "") -> list[tuple[str, list]]:
+    if scope == "all":
+        return [("TRUE", [])]
+    owner, team = MODULES[module]
+    p = f"{alias}." if alias else ""
+    pooled = module in POOLED and actor.team_id is not None
+    teams = [] if scope == "own" or team is None else (
+        [actor.team_id] if scope == "team" else list(actor.team_tree or (actor.team_id,)))
+    teams = [t for t in teams if t is not None]
+    if not teams:
+        out = [(f"{p}{owner} = ?", [actor.id])]
+        if pooled:
+            out.append((f"{p}{owner} IS NULL AND {p}team_id = ?", [actor.team_id]))
+        return out
+    marks = ", ".join("?" for _ in teams)
+    out = [(f"{p}{team} IN ({marks})", list(teams)),
+           (f"{p}{owner} = ? AND ({p}{team} IS NULL OR {p}{team} NOT IN ({marks}))", [actor.id] + teams)]
+    if pooled and actor.team_id not in teams:
+        out.append((f"{p}{owner} IS NULL AND {p}team_id = ?", [actor.team_id]))
+    return out
+
+
+def matrix(con: duckdb.DuckDBPyConnection, actor: Actor) -> list[dict]:
+    """Every cell of the permission matrix, for those who may view the settings."""
+    require(con, actor, "settings", "view")
     return db.rows(con, "SELECT role, module, action, scope FROM permissions ORDER BY role, module, action")
 
 
@@ -183,3 +216,46 @@ def set_scope(
         audit.record(con, actor, "update", "permission", None, {f"{role}.{module}.{action}": (old, scope)})
 
     db.write(con, work)
+
+
+HOLDER_ROLES = ("admin", "manager", "sales")  # roles that hold customers and leads
+
+
+def check_holder(
+    con: duckdb.DuckDBPyConnection, actor: Actor, module: str, owner_id: int | None, team_id: int | None,
+) -> tuple[int | None, int | None]:
+    """Who a new or moved record of `module` goes to: (owner, team), checked.
+
+    The owner must be a live, active user of a role that holds records, and the record sits in the
+    owner's team; without an owner it sits in the shared pool of a live team. Keeping a record for
+    oneself needs no more than the action itself; giving it to anyone else, or putting it in a pool,
+    needs the `assign` scope over the target team: own = the own team's pool only, team = the own
+    team, team_tree = the own team and sub-teams, all = any team.
+    """
+    if owner_id is not None:
+        user = db.one(con, "SELECT role, team_id FROM users WHERE id = ? AND active AND deleted_at IS NULL",
+                      [owner_id])
+        if user is None or user["role"] not in HOLDER_ROLES:
+            raise ValidationError("assign.bad_owner")
+        if team_id is not None and team_id != user["team_id"]:
+            raise ValidationError("assign.owner_not_in_team")
+        team_id = user["team_id"]
+        if owner_id == actor.id:
+            return owner_id, team_id
+    else:
+        if team_id is None:
+            team_id = actor.team_id
+        if team_id is None or not db.scalar(
+                con, "SELECT count(*) FROM teams WHERE id = ? AND deleted_at IS NULL", [team_id]):
+            raise ValidationError("assign.bad_team")
+    scope = scope_of(con, actor, module, "assign")
+    allowed = {
+        "none": False,
+        "own": owner_id is None and team_id == actor.team_id,
+        "team": team_id == actor.team_id,
+        "team_tree": team_id in (actor.team_tree or (actor.team_id,)),
+        "all": True,
+    }[scope]
+    if not allowed:
+        raise PermissionDenied("assign.out_of_scope")
+    return owner_id, team_id

@@ -65,6 +65,66 @@ def record_many(
 
 FILTERABLE = ("user_id", "entity", "action", "entity_id")
 
+# ---------------------------------------------------------------- labels of what the log holds
+# every action and entity the services write (catalogue keys audit.action_<a>, entity.<e>)
+ACTIONS = ("create", "update", "delete", "restore", "purge", "lock", "logout", "reset_password")
+ENTITIES = ("customer", "lead", "contact", "activity", "deal", "order", "task", "ticket", "user", "team",
+            "setting", "permission")
+# field -> label key, per entity, where the field's name is not `<entity>.<field>` of the catalogue
+_FIELD_KEYS: dict[str, dict[str, str]] = {
+    "customer": {"owner_id": "customer.owner", "team_id": "customer.team"},
+    "lead": {"owner_id": "lead.owner"},
+    "user": {"username": "users.username", "name": "users.name", "email": "users.email", "role": "users.role",
+             "team_id": "users.team", "manager_id": "users.manager", "is_new_hire": "users.new_hire",
+             "language": "users.language", "active": "users.active", "locked_until": "users.locked_until",
+             "must_change_password": "users.must_change", "password": "auth.password",
+             "last_login_at": "users.last_login"},
+    "team": {"name": "teams.name", "parent_id": "teams.parent", "region": "teams.region",
+             "new_hire_pool": "teams.new_hire_pool"},
+}
+# fields holding a user id or a team id (shown by name)
+USER_ID_FIELDS = ("owner_id", "manager_id", "user_id", "assignee_id")
+TEAM_ID_FIELDS = ("team_id", "parent_id")
+
+
+def field_label_keys(entity: str | None, field: str | None) -> list[str] | None:
+    """The catalogue keys naming a logged field, read together (a permission cell is role · module ·
+    action); None when the catalogue has no name for it (show the field as it is)."""
+    from core.i18n import catalogue
+
+    if not field:
+        return None
+    known = catalogue("en")
+    if entity == "permission":
+        parts = field.split(".")
+        keys = [f"role.{parts[0]}", f"module.{parts[1]}", f"action.{parts[2]}"] if len(parts) == 3 else []
+        return keys if keys and all(k in known for k in keys) else None
+    if entity == "setting":
+        key = f"setting.{field}"
+    else:
+        key = _FIELD_KEYS.get(entity or "", {}).get(field) or f"{entity}.{field}"
+    return [key] if key in known else None
+
+
+def value_label_key(entity: str | None, field: str | None, value: str | None) -> str | None:
+    """The catalogue key naming a logged value (a role, a scope, yes/no), or None to show it as it is."""
+    from core.i18n import catalogue
+
+    if value is None:
+        return None
+    if value in ("True", "False"):
+        return "audit.yes" if value == "True" else "audit.no"
+    key = None
+    if entity == "permission":
+        key = f"scope.{value}"
+    elif field == "role":
+        key = f"role.{value}"
+    elif field == "kind" and entity == "customer":
+        key = f"customer.kind_{value}"
+    elif field == "gender":
+        key = f"customer.gender_{value}"
+    return key if key and key in catalogue("en") else None
+
 
 def search(
     con: duckdb.DuckDBPyConnection,

@@ -1,21 +1,35 @@
-"""Login rules: bcrypt hashes, lockout after repeated failures, forced password change, and the
-server-side check that a login cookie is still good (user active, issued after the last password
-change or logout)."""
+"""Login rules: bcrypt hashes, lockout after repeated failures, forced password change, the signed
+login cookie, and the server-side check that a login is still good (user active, issued after the
+last password change, logout, deactivation or reset, and younger than `auth.session_days`).
+
+A login attempt is refused alike for every reason (unknown user, locked or inactive account, wrong
+password): the same message and about the same time, since a bcrypt runs in every case. The owner
+of an account learns of a lockout by e-mail (an `outbox` row) or from the admin's user list."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import logging
+import math
 import re
 
 import bcrypt
 import duckdb
+import jwt
 
 from core import audit, db, settings
 from core.context import Actor, utcnow
 from core.errors import AuthError, NotFound, ValidationError
+from core.i18n import translate
+
+log = logging.getLogger("crm.auth")
 
 BCRYPT_ROUNDS = 12
 # the hash put in the login library's credentials for a locked or inactive account: no password matches
 _UNUSABLE = bcrypt.hashpw(b"\x00locked\x00", bcrypt.gensalt(rounds=4)).decode()
+# the login cookie: a JWT signed with the secret key, carrying its issue time
+SESSION_ALGORITHM = "HS256"
+_EPOCH = dt.datetime(1970, 1, 1)
 
 
 def hash_password(password: str, rounds: int | None = None) -> str:
@@ -31,6 +45,8 @@ def verify_password(password: str, hashed: str) -> bool:
 
 def check_password_policy(con: duckdb.DuckDBPyConnection, password: str, username: str = "") -> None:
     minimum = settings.get(con, "auth.min_password_length")
+    if password != password.strip():  # the login form strips what is typed: such a password could never log in
+        raise ValidationError("auth.password_spaces")
     if len(password) < minimum:
         raise ValidationError("auth.password_too_short", min=minimum)
     if not re.search(r"[A-Za-z]", password) or not re.search(r"[0-9]", password):
@@ -84,8 +100,8 @@ def locked_until(con: duckdb.DuckDBPyConnection, username: str, now: dt.datetime
 
 def credentials(con: duckdb.DuckDBPyConnection, now: dt.datetime | None = None) -> dict:
     """The credentials dict streamlit-authenticator needs, built from the users table. A locked,
-    inactive or deleted account gets a hash no password matches, so the library refuses it and the
-    failure is still seen (and counted) by `note_failed_logins`."""
+    inactive or deleted account gets a hash no password matches (the browser's login form checks
+    passwords with `login` anyway; the library needs the entries for its session state)."""
     now = now or utcnow()
     users = db.rows(
         con,
@@ -115,7 +131,8 @@ def record_failure(con: duckdb.DuckDBPyConnection, username: str, now: dt.dateti
     length = dt.timedelta(minutes=settings.get(con, "auth.lockout_minutes"))
 
     def work():
-        user_id = db.scalar(con, "SELECT id FROM users WHERE username = ?", [username])
+        user = db.one(con, "SELECT id, name, email, language FROM users WHERE username = ?", [username])
+        user_id = user["id"] if user else None
         con.execute(
             "INSERT INTO login_attempts (id, username, attempted_at, success) VALUES (nextval('seq_login_attempts'), ?, ?, FALSE)",
             [username, now],
@@ -139,6 +156,7 @@ def record_failure(con: duckdb.DuckDBPyConnection, username: str, now: dt.dateti
             con.execute("UPDATE users SET locked_until = ? WHERE id = ?", [until, user_id])
             audit.record(con, Actor(id=None, username="system", name="System", role="admin", now=now),
                          "lock", "user", user_id, {"locked_until": (None, until)})
+            _mail_lockout(con, user, username, failures, until, now)
             return until
         return None
 
@@ -159,43 +177,121 @@ def record_success(con: duckdb.DuckDBPyConnection, username: str, now: dt.dateti
     db.write(con, work)
 
 
-def note_failed_logins(con: duckdb.DuckDBPyConnection, creds: dict, now: dt.datetime | None = None) -> tuple[str, dt.datetime | None] | None:
-    """After the login library ran: every user whose failure counter it raised failed a login.
-    Returns (username, locked_until) of the failure, or None."""
-    result = None
-    for username, entry in creds.get("usernames", {}).items():
-        for _ in range(int(entry.get("failed_login_attempts") or 0)):
-            result = (username, record_failure(con, username, now))
-        entry["failed_login_attempts"] = 0
-    return result
+def _mail_lockout(con: duckdb.DuckDBPyConnection, user: dict, username: str, failures: int,
+                  until: dt.datetime, now: dt.datetime) -> None:
+    """The login form does not say that an account is locked (that would tell a stranger the name
+    exists): its owner reads it in an e-mail, in their language, and the admin in the user list."""
+    if not user.get("email"):
+        return
+    lang = user.get("language") or "en"
+    params = {"name": user["name"], "username": username, "attempts": failures,
+              "until": until.strftime("%Y-%m-%d %H:%M") + " UTC"}
+    con.execute(
+        "INSERT INTO outbox (id, to_addr, subject, body, status, created_at) VALUES (?, ?, ?, ?, 'queued', ?)",
+        [db.next_id(con, "outbox"), user["email"], translate(lang, "auth.locked_mail_subject", **params),
+         translate(lang, "auth.locked_mail_body", **params), now],
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _dummy_hash(cost: int) -> str:
+    """A hash of a password nobody types, at the given cost: checked for unknown users, so that they
+    take as long to refuse as a known user with a wrong password."""
+    return bcrypt.hashpw(b"\x00no such user\x00", bcrypt.gensalt(rounds=cost)).decode()
+
+
+def _usual_cost(con: duckdb.DuckDBPyConnection) -> int:
+    """The bcrypt cost most users' hashes have (the demo company's differs from BCRYPT_ROUNDS)."""
+    cost = db.scalar(
+        con,
+        "SELECT c FROM (SELECT TRY_CAST(substr(password_hash, 5, 2) AS INTEGER) AS c FROM users "
+        "WHERE password_hash LIKE '$2%') WHERE c BETWEEN 4 AND 31 GROUP BY c ORDER BY count(*) DESC, c DESC LIMIT 1",
+    )
+    return int(cost) if cost else BCRYPT_ROUNDS
+
+
+def login(con: duckdb.DuckDBPyConnection, username: str, password: str, now: dt.datetime | None = None) -> bool:
+    """One login attempt by name and password, under the lockout rule. True when it succeeds.
+
+    Whatever the reason of a refusal (unknown name, locked, inactive or deleted account, wrong
+    password), the caller learns only False, after about the same time: a bcrypt check runs in every
+    case, against the account's own hash or a dummy hash of the usual cost. Every attempt is counted."""
+    now = now or utcnow()
+    username = (username or "").strip().lower()
+    password = password or ""
+    user = db.one(con, "SELECT password_hash, active, deleted_at, locked_until FROM users WHERE username = ?",
+                  [username])
+    cost = _usual_cost(con)
+    if user is None:
+        verify_password(password, _dummy_hash(cost))
+        ok = False
+    else:
+        matches = verify_password(password, user["password_hash"])
+        locked = user["locked_until"] is not None and user["locked_until"] > now
+        ok = matches and user["active"] and user["deleted_at"] is None and not locked
+    if ok:
+        record_success(con, username, now)
+    else:
+        record_failure(con, username, now)
+    return ok
 
 
 def authenticate(con: duckdb.DuckDBPyConnection, username: str, password: str, now: dt.datetime | None = None) -> Actor:
     """Check a username and password under the lockout rule (for the API and the command line; the
-    browser login goes through the login library with the same credentials and counters)."""
+    browser's login form runs `login` too). Every refusal is the same `auth.failed`."""
     now = now or utcnow()
-    username = (username or "").strip().lower()
-    until = locked_until(con, username, now)
-    if until:
-        record_failure(con, username, now)
-        raise AuthError("auth.locked", until=until.strftime("%H:%M"))
-    user = db.one(
-        con,
-        "SELECT password_hash FROM users WHERE username = ? AND active AND deleted_at IS NULL",
-        [username],
-    )
-    if user is None or not verify_password(password or "", user["password_hash"]):
-        until = record_failure(con, username, now)
-        if until:
-            raise AuthError("auth.locked", until=until.strftime("%H:%M"))
+    if not login(con, username, password, now):
         raise AuthError("auth.failed")
-    record_success(con, username, now)
     return actor_for(con, username, now)
 
 
-def session_user(con: duckdb.DuckDBPyConnection, username: str, issued_at: dt.datetime) -> dict | None:
+def _timestamp(moment: dt.datetime) -> float:
+    """Seconds since the epoch of a naive UTC time, to the microsecond."""
+    return (moment - _EPOCH) / dt.timedelta(seconds=1)
+
+
+def issue_session_token(username: str, key: str, issued_at: dt.datetime, days: float) -> str:
+    """The signed login cookie: the username, its issue time (`iat`, to the microsecond, which the
+    server compares with the user's `sessions_valid_after`) and its expiry (`exp`, and `exp_date` that
+    the login library reads)."""
+    iat = _timestamp(issued_at)
+    exp = iat + float(days) * 86400
+    return jwt.encode({"username": username, "iat": iat, "exp": exp, "exp_date": exp}, key,
+                      algorithm=SESSION_ALGORITHM)
+
+
+def read_session_token(token: object, key: str) -> dict | None:
+    """The claims of a login cookie this server signed and that has not expired, with `issued_at`
+    (naive UTC) added; None for anything else (another algorithm or key, garbage, an old cookie
+    without an issue time), with a line in the server log. Never raises."""
+    if not token:
+        return None
+    try:
+        claims = jwt.decode(str(token), key, algorithms=[SESSION_ALGORITHM],
+                            options={"require": ["iat", "exp", "username", "exp_date"]})
+        username, iat, exp_date = claims["username"], claims["iat"], claims["exp_date"]
+        if not isinstance(username, str) or not username:
+            raise jwt.InvalidTokenError("no username")
+        for value in (iat, exp_date):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise jwt.InvalidTokenError("a time claim is not a number")
+        issued_at = _EPOCH + dt.timedelta(seconds=float(iat))
+    except Exception as exc:  # noqa: BLE001 - a cookie is untrusted input: whatever is wrong with it, it is no login
+        log.warning("login cookie refused: %s: %s", type(exc).__name__, exc)
+        return None
+    return {**claims, "issued_at": issued_at}
+
+
+def session_user(con: duckdb.DuckDBPyConnection, username: str, issued_at: dt.datetime | None,
+                 now: dt.datetime | None = None) -> dict | None:
     """The user behind a login whose cookie/session was issued at `issued_at`, or None when that login
-    no longer counts: user inactive or deleted, or a password change / logout came after it."""
+    no longer counts: user inactive or deleted, a password change, logout, deactivation or reset came
+    after it, or it is older than `auth.session_days` as that setting stands now."""
+    if not isinstance(issued_at, dt.datetime):
+        return None
+    now = now or utcnow()
+    if issued_at < now - dt.timedelta(days=float(settings.get(con, "auth.session_days"))):
+        return None
     user = db.one(
         con,
         "SELECT id, username, name, role, language, must_change_password, sessions_valid_after "

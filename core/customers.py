@@ -1,29 +1,56 @@
 """Customers (客户): list with filters under the viewer's scope, open one, create, edit.
 
 Uniqueness by phone: the normalised phone is a key in phone_keys, checked in the same transaction.
+Every value goes through core.fields; an edit carries the version the user saw (updated_at) and a
+record changed since is a Conflict, never a silent overwrite.
 """
 from __future__ import annotations
 
 import datetime as dt
-import re
+import unicodedata
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from core import access, audit, db, phones
+from core import access, audit, db, fields
 from core.context import Actor
-from core.errors import DuplicateError, NotFound, ValidationError
+from core.errors import Conflict, DuplicateError, NotFound, ValidationError
+from core.fields import Field
 
 KINDS = ("company", "person")
-# editable columns and their kind of value
-FIELDS: dict[str, str] = {
-    "name": "text", "kind": "choice", "phone": "phone", "email": "email", "gender": "text",
-    "industry": "text", "country": "text", "province": "text", "city": "text", "district": "text",
-    "address": "text", "postal_code": "text", "source": "text", "stage": "stage", "level": "level",
-    "employees": "int", "annual_revenue": "number", "year_established": "int",
-    "next_followup_at": "datetime",
-}
+
+
+def _stage_codes(con) -> list[str]:
+    return [r[0] for r in con.execute("SELECT code FROM customer_stages").fetchall()]
+
+
+def _level_codes(con) -> list[str]:
+    return [r[0] for r in con.execute("SELECT code FROM customer_levels").fetchall()]
+
+
+# the editable fields of a customer: kind, limits and label (core.fields validates every write)
+FIELDS: dict[str, Field] = {f.name: f for f in (
+    Field("name", "text", "customer.name", required=True, max_len=200, tier="required"),
+    Field("kind", "choice", "customer.kind", options=KINDS, nullable=False),
+    Field("phone", "phone", "customer.phone", max_len=40),
+    Field("email", "email", "customer.email", max_len=254),
+    Field("gender", "choice", "customer.gender", options=("male", "female", "other"), tier="extra"),
+    Field("industry", "text", "customer.industry", max_len=100),
+    Field("country", "text", "customer.country", max_len=100, tier="extra"),
+    Field("province", "text", "customer.province", max_len=50),
+    Field("city", "text", "customer.city", max_len=50),
+    Field("district", "text", "customer.district", max_len=50, tier="extra"),
+    Field("address", "text", "customer.address", max_len=300, tier="extra"),
+    Field("postal_code", "text", "customer.postal_code", max_len=20, tier="extra"),
+    Field("source", "text", "customer.source", max_len=100),
+    Field("stage", "choice", "customer.stage", options_from=_stage_codes, nullable=False),
+    Field("level", "choice", "customer.level", options_from=_level_codes),
+    Field("employees", "int", "customer.employees", min=0, max=10_000_000, tier="extra"),
+    Field("annual_revenue", "number", "customer.annual_revenue", min=0, max=1e15, tier="extra"),
+    Field("year_established", "int", "customer.year_established", min=1800, max=2100, tier="extra"),
+    Field("next_followup_at", "datetime", "customer.next_followup_at"),
+)}
 SORTS = ("updated_at", "created_at", "name", "stage", "level", "province", "last_activity_at",
          "next_followup_at", "owner_name")
 LIST_COLUMNS = (
@@ -31,48 +58,125 @@ LIST_COLUMNS = (
     "c.owner_id, o.name AS owner_name, c.team_id, t.name AS team_name, (c.owner_id IS NULL) AS in_pool, "
     "c.last_activity_at, c.next_followup_at, c.created_at, c.updated_at"
 )
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_PAGE = 1_000_000
+_FILTER_KEYS = {"q", "stage", "level", "province", "source", "industry", "kind", "owner_id", "team_id", "in_pool",
+                "followup_due_by", "followup_from", "created_from", "created_to", "holder", "mine"}
 
 
-def _filters(filters: dict[str, Any]) -> tuple[list[str], list]:
+# ---------------------------------------------------------------------------------------- reading
+def record_id(value: Any) -> int:
+    """A record id from a link, a form or a caller; anything else is NotFound (nothing to leak)."""
+    if isinstance(value, bool):
+        raise NotFound("customer.not_found")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 19:
+        return int(value.strip())
+    raise NotFound("customer.not_found")
+
+
+def _moment(value: Any, label: str) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time())
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValidationError("field.bad_date", field=label, min=fields.DATE_MIN.year, max=fields.DATE_MAX.year - 1)
+
+
+def _values(value: Any, label: str) -> list[str]:
+    items = list(value) if isinstance(value, (list, tuple, set)) else [value]
+    if len(items) > 1000 or not all(isinstance(v, str) and len(v) <= 200 for v in items):
+        raise ValidationError("field.bad_choice", field=label, value=fields.short(value))
+    return items
+
+
+def _filters(filters: Any, actor: Actor) -> tuple[list[str], list]:
+    """The user's filters as plain AND clauses on alias c, every value checked and bound."""
+    if filters is None:
+        return [], []
+    if not isinstance(filters, dict) or not set(filters) <= _FILTER_KEYS:
+        raise ValidationError("list.bad_filter")
     clauses, args = [], []
-    q = (filters.get("q") or "").strip()
-    if q:
-        digits = re.sub(r"\D", "", q)
-        cond = "(c.name ILIKE ? OR c.email ILIKE ?"
-        args += [f"%{q}%", f"%{q}%"]
-        if len(digits) >= 4:
-            cond += " OR c.phone_norm LIKE ?"
-            args.append(f"%{digits}%")
-        clauses.append(cond + ")")
+    q = filters.get("q")
+    if q not in (None, ""):
+        if not isinstance(q, str) or len(q) > 200:
+            raise ValidationError("list.bad_search")
+        q = q.strip()
+        digits = "".join(ch for ch in unicodedata.normalize("NFKC", q) if ch.isdigit())
+        if q:
+            cond = "(c.name ILIKE ? OR c.email ILIKE ?"
+            args += [f"%{q}%", f"%{q}%"]
+            if len(digits) >= 4:
+                cond += " OR c.phone_norm LIKE ?"
+                args.append(f"%{digits}%")
+            clauses.append(cond + ")")
     for col in ("stage", "level", "province", "source", "industry", "kind"):
         value = filters.get(col)
-        if isinstance(value, (list, tuple)) and value:
-            clauses.append(f"c.{col} IN ({', '.join('?' for _ in value)})")
-            args += list(value)
-        elif value and not isinstance(value, (list, tuple)):
+        if value in (None, "", [], ()):
+            continue
+        items = _values(value, f"customer.{col}")
+        clauses.append(f"c.{col} IN ({', '.join('?' for _ in items)})")
+        args += items
+    for col in ("owner_id", "team_id"):
+        value = filters.get(col)
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValidationError("list.bad_filter")
             clauses.append(f"c.{col} = ?")
             args.append(value)
-    if filters.get("owner_id") is not None:
-        clauses.append("c.owner_id = ?")
-        args.append(filters["owner_id"])
-    if filters.get("team_id") is not None:
-        clauses.append("c.team_id = ?")
-        args.append(filters["team_id"])
-    if filters.get("in_pool") is True:
+    holder = filters.get("holder")
+    in_pool = filters.get("in_pool")
+    if holder not in (None, "all"):
+        if holder not in ("mine", "team", "owned", "pool"):
+            raise ValidationError("list.bad_filter")
+        if holder == "mine":
+            clauses.append("c.owner_id = ?")
+            args.append(actor.id)
+        elif holder == "team":
+            clauses.append("c.owner_id IS NOT NULL")
+        in_pool = {"owned": False, "pool": True}.get(holder, in_pool)
+    if in_pool is True:
         clauses.append("c.owner_id IS NULL")
-    elif filters.get("in_pool") is False:
+    elif in_pool is False:
         clauses.append("c.owner_id IS NOT NULL")
+    if filters.get("followup_from"):
+        clauses.append("c.next_followup_at >= ?")
+        args.append(_moment(filters["followup_from"], "customer.next_followup_at"))
     if filters.get("followup_due_by"):
-        clauses.append("c.next_followup_at <= ?")
-        args.append(filters["followup_due_by"])
+        clauses.append("c.owner_id IS NOT NULL AND c.next_followup_at < ?")
+        args.append(_moment(filters["followup_due_by"], "customer.next_followup_at"))
     if filters.get("created_from"):
         clauses.append("c.created_at >= ?")
-        args.append(filters["created_from"])
+        args.append(_moment(filters["created_from"], "customer.created_at"))
     if filters.get("created_to"):
         clauses.append("c.created_at < ?")
-        args.append(filters["created_to"])
+        args.append(_moment(filters["created_to"], "customer.created_at"))
     return clauses, args
+
+
+def _page_args(page: Any, page_size: Any) -> tuple[int, int]:
+    if isinstance(page, bool) or not isinstance(page, int) or not 0 <= page <= MAX_PAGE:
+        raise ValidationError("list.bad_page", max=f"{MAX_PAGE:,}")
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 500:
+        raise ValidationError("list.bad_page_size", max=500)
+    return page, page_size
+
+
+def _visible(con, actor: Actor, filters: Any, sort_expr: str, join: str = "") -> tuple[str, list]:
+    """The visible (id, sort key) pairs as disjoint UNION ALL branches, each a plain AND that DuckDB
+    pushes whole into the scan of customers."""
+    extra, args = _filters(filters, actor)
+    parts, params = [], []
+    for branch, bparams in access.branches(con, actor, "customers", "view", "c"):
+        cond = " AND ".join(["c.deleted_at IS NULL", branch] + extra)
+        parts.append(f"SELECT c.id, {sort_expr} AS k FROM customers c {join} WHERE {cond}")
+        params += bparams + args
+    return " UNION ALL ".join(parts), params
 
 
 def list_customers(
@@ -84,33 +188,41 @@ def list_customers(
     page: int = 0,
     page_size: int = 50,
 ) -> tuple[pl.DataFrame, int]:
-    """One page of the customers the actor may see, and how many there are in all."""
-    where, params = access.predicate(con, actor, "customers", "view", "c")
-    extra, args = _filters(filters or {})
-    cond = " AND ".join(["c.deleted_at IS NULL", where] + extra)
+    """One page of the customers the actor may see, and how many there are in all.
+
+    The visible (id, sort key) pairs are gathered once; the count and the page's ids come from them in
+    one statement, and only the page's rows are read in full and joined to owners and teams."""
     if sort not in SORTS:
-        raise ValidationError("error.invalid_value", value=sort)
-    order = f"{'o.name' if sort == 'owner_name' else 'c.' + sort} {'DESC' if desc else 'ASC'} NULLS LAST, c.id DESC"
-    page_size = max(1, min(int(page_size), 500))
-    total = db.scalar(con, f"SELECT count(*) FROM customers c WHERE {cond}", params + args)
+        raise ValidationError("list.bad_sort")
+    page, page_size = _page_args(page, page_size)
+    join = "LEFT JOIN users o ON o.id = c.owner_id" if sort == "owner_name" else ""
+    sort_expr = "o.name" if sort == "owner_name" else f"c.{sort}"
+    direction = "DESC" if desc else "ASC"
+    visible, params = _visible(con, actor, filters, sort_expr, join)
+    total, ids = con.execute(
+        f"WITH v AS MATERIALIZED ({visible}) "  # sql-ok: fixed columns, bound values
+        f"SELECT (SELECT count(*) FROM v), (SELECT coalesce(list(id), []) FROM (SELECT id FROM v "
+        f"ORDER BY k {direction} NULLS LAST, id DESC LIMIT ? OFFSET ?))",
+        params + [page_size, page * page_size],
+    ).fetchall()[0]
     df = db.frame(
         con,
-        f"SELECT {LIST_COLUMNS} FROM customers c LEFT JOIN users o ON o.id = c.owner_id "
-        f"LEFT JOIN teams t ON t.id = c.team_id WHERE {cond} ORDER BY {order} LIMIT ? OFFSET ?",
-        params + args + [page_size, max(0, int(page)) * page_size],
+        f"SELECT {LIST_COLUMNS} FROM (SELECT unnest(?) AS id, generate_subscripts(?, 1) AS pos) p "
+        f"JOIN customers c ON c.id = p.id LEFT JOIN users o ON o.id = c.owner_id "
+        f"LEFT JOIN teams t ON t.id = c.team_id ORDER BY p.pos",
+        [ids, ids],
     )
     return df, total
 
 
 def count_customers(con: duckdb.DuckDBPyConnection, actor: Actor, filters: dict[str, Any] | None = None) -> int:
-    where, params = access.predicate(con, actor, "customers", "view", "c")
-    extra, args = _filters(filters or {})
-    cond = " AND ".join(["c.deleted_at IS NULL", where] + extra)
-    return db.scalar(con, f"SELECT count(*) FROM customers c WHERE {cond}", params + args)
+    visible, params = _visible(con, actor, filters, "NULL")
+    return db.scalar(con, f"SELECT count(*) FROM ({visible})", params)  # sql-ok: bound values
 
 
-def get_customer(con: duckdb.DuckDBPyConnection, actor: Actor, customer_id: int, action: str = "view") -> dict:
+def get_customer(con: duckdb.DuckDBPyConnection, actor: Actor, customer_id: Any, action: str = "view") -> dict:
     """One customer the actor may `action`; NotFound when it is not theirs to see (no leak of existence)."""
+    customer_id = record_id(customer_id)
     where, params = access.predicate(con, actor, "customers", action, "c")
     found = db.one(
         con,
@@ -124,116 +236,132 @@ def get_customer(con: duckdb.DuckDBPyConnection, actor: Actor, customer_id: int,
     return found
 
 
-def _clean(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if key not in FIELDS:
-            raise ValidationError("error.invalid_value", value=key)
-        kind = FIELDS[key]
-        if isinstance(value, str):
-            value = value.strip() or None
-        if kind == "phone":
-            out["phone_norm"] = phones.normalise(value)
-        elif kind == "email" and value:
-            value = value.lower()
-            if not _EMAIL.match(value):
-                raise ValidationError("error.bad_email", value=value)
-        elif kind == "choice" and value is not None and value not in KINDS:
-            raise ValidationError("error.invalid_value", value=value)
-        elif kind == "stage" and value is not None and not db.scalar(
-            con, "SELECT count(*) FROM customer_stages WHERE code = ?", [value]
-        ):
-            raise ValidationError("error.invalid_value", value=value)
-        elif kind == "level" and value is not None and not db.scalar(
-            con, "SELECT count(*) FROM customer_levels WHERE code = ?", [value]
-        ):
-            raise ValidationError("error.invalid_value", value=value)
-        elif kind in ("int", "number") and value is not None:
-            try:
-                value = int(value) if kind == "int" else float(value)
-            except (TypeError, ValueError):
-                raise ValidationError("error.not_a_number", field=key, value=value) from None
-            if value < 0:
-                raise ValidationError("error.negative", field=key)
-        elif kind == "datetime" and value is not None and not isinstance(value, dt.datetime):
-            if isinstance(value, dt.date):
-                value = dt.datetime.combine(value, dt.time(9))
-            else:
-                raise ValidationError("error.invalid_value", value=value)
-        out[key] = value
-    if "name" in out and not out["name"]:
-        raise ValidationError("error.required", field="name")
-    return out
+def allowed(con: duckdb.DuckDBPyConnection, actor: Actor, customer_id: Any, action: str) -> bool:
+    """Whether the actor may `action` (edit, delete...) this customer: the page shows a form or a
+    read-only view, a delete button or none."""
+    if not access.can(con, actor, "customers", action):
+        return False
+    try:
+        get_customer(con, actor, customer_id, action)
+    except NotFound:
+        return False
+    return True
 
 
-def _claim_phone(con, phone_norm: str | None, entity_id: int, entity: str = "customer") -> None:
+# ---------------------------------------------------------------------------------------- phones
+_HOLDER_SQL = {
+    "customer": "SELECT x.deleted_at, x.owner_id, o.name AS owner, tm.name AS team FROM customers x "
+                "LEFT JOIN users o ON o.id = x.owner_id LEFT JOIN teams tm ON tm.id = x.team_id WHERE x.id = ?",
+    "lead": "SELECT x.deleted_at, x.owner_id, o.name AS owner, tm.name AS team FROM leads x "
+            "LEFT JOIN users o ON o.id = x.owner_id LEFT JOIN teams tm ON tm.id = x.team_id WHERE x.id = ?",
+    "contact": "SELECT coalesce(x.deleted_at, c.deleted_at) AS deleted_at, c.owner_id, o.name AS owner, "
+               "tm.name AS team FROM contacts x LEFT JOIN customers c ON c.id = x.customer_id "
+               "LEFT JOIN users o ON o.id = c.owner_id LEFT JOIN teams tm ON tm.id = c.team_id WHERE x.id = ?",
+}
+
+
+def phone_taken(con: duckdb.DuckDBPyConnection, entity: str, entity_id: int) -> DuplicateError:
+    """The error for a phone already held by another record: who holds it (name and team), the shared
+    pool, or the recycle bin, and nothing more: no id, no field the asker may not open."""
+    holder = db.one(con, _HOLDER_SQL[entity], [entity_id]) if entity in _HOLDER_SQL else None
+    what = f"entity.{entity}"
+    if holder is None or holder["deleted_at"] is not None:
+        return DuplicateError("phone.held_in_bin", entity=what)
+    if holder["owner_id"] is None:
+        return DuplicateError("phone.held_in_pool", entity=what, team=holder["team"] or "—")
+    return DuplicateError("phone.held_by", entity=what, owner=holder["owner"] or "—", team=holder["team"] or "—")
+
+
+def claim_phone(con, phone_norm: str | None, entity: str, entity_id: int) -> None:
+    """Reserve a normalised phone for a record (inside its unit of work), or DuplicateError."""
     if not phone_norm:
         return
     holder = db.one(con, "SELECT entity, entity_id FROM phone_keys WHERE phone_norm = ?", [phone_norm])
     if holder and not (holder["entity"] == entity and holder["entity_id"] == entity_id):
-        raise DuplicateError("customer.duplicate_phone", phone=phone_norm, entity=holder["entity"], id=holder["entity_id"])
+        raise phone_taken(con, holder["entity"], holder["entity_id"])
     if not holder:
         con.execute("INSERT INTO phone_keys VALUES (?, ?, ?)", [phone_norm, entity, entity_id])
 
 
+def release_phone(con, phone_norm: str | None, entity: str, entity_id: int) -> None:
+    if phone_norm:
+        con.execute("DELETE FROM phone_keys WHERE phone_norm = ? AND entity = ? AND entity_id = ?",
+                    [phone_norm, entity, entity_id])
+
+
+# ---------------------------------------------------------------------------------------- writing
 def create_customer(con: duckdb.DuckDBPyConnection, actor: Actor, values: dict[str, Any],
                     owner_id: int | None | str = "me", team_id: int | None = None) -> int:
     """A new customer; the phone must be valid and not held by another customer, lead or contact.
-    A rep's new customer is theirs; a manager or admin may give it to another user, or put it in a
-    team's shared pool (owner_id None, team_id that team)."""
+
+    A rep's new customer is the rep's own, or sits in the rep's team pool. Giving it to someone else or
+    to another team's pool needs the `assign` scope over that team (core.access.check_holder)."""
     access.require(con, actor, "customers", "create")
-    clean = _clean(con, values)
-    if not clean.get("name"):
-        raise ValidationError("error.required", field="name")
-    owner = actor.id if owner_id == "me" else owner_id
-    if owner != actor.id:
-        access.require(con, actor, "customers", "assign")
+    clean = fields.clean(con, FIELDS, values, creating=True)
+    if owner_id == "me":
+        owner_id = actor.id
+    if owner_id is not None and (isinstance(owner_id, bool) or not isinstance(owner_id, int)):
+        raise ValidationError("assign.bad_owner")
+    if team_id is not None and (isinstance(team_id, bool) or not isinstance(team_id, int)):
+        raise ValidationError("assign.bad_team")
 
     def work():
-        team = team_id if team_id is not None else actor.team_id
-        if owner is not None and owner != actor.id:
-            team = db.scalar(con, "SELECT team_id FROM users WHERE id = ? AND active", [owner])
-            if team is None:
-                raise NotFound("org.user_not_found")
+        owner, team = access.check_holder(con, actor, "customers", owner_id, team_id)
         customer_id = db.next_id(con, "customers")
-        _claim_phone(con, clean.get("phone_norm"), customer_id)
-        cols = {**clean, "id": customer_id, "stage": clean.get("stage") or "raw", "kind": clean.get("kind") or "company",
-                "owner_id": owner, "team_id": team, "assigned_at": actor.now if owner else None,
-                "pool_since": None if owner else actor.now, "created_by": actor.id,
-                "created_at": actor.now, "updated_at": actor.now}
+        claim_phone(con, clean.get("phone_norm"), "customer", customer_id)
+        cols = {**clean, "id": customer_id, "stage": clean.get("stage") or "raw",
+                "kind": clean.get("kind") or "company", "owner_id": owner, "team_id": team,
+                "assigned_at": actor.now if owner else None, "pool_since": None if owner else actor.now,
+                "won_at": actor.now if clean.get("stage") in ("won", "upgrade") else None,
+                "created_by": actor.id, "created_at": actor.now, "updated_at": actor.now}
         names = list(cols)
         con.execute(
             f"INSERT INTO customers ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",  # sql-ok: fixed keys
             [cols[n] for n in names],
         )
         audit.record(con, actor, "create", "customer", customer_id,
-                     {k: (None, v) for k, v in clean.items() if v is not None})
+                     {k: (None, v) for k, v in clean.items() if v is not None and k != "phone_norm"})
         return customer_id
 
     return db.write(con, work)
 
 
-def update_customer(con: duckdb.DuckDBPyConnection, actor: Actor, customer_id: int, changes: dict[str, Any]) -> dict:
-    """Edit fields of a customer the actor may edit; every changed field goes to the audit log."""
+def update_customer(con: duckdb.DuckDBPyConnection, actor: Actor, customer_id: Any, changes: dict[str, Any],
+                    seen: dict | None = None) -> dict:
+    """Edit fields of a customer the actor may edit; every changed field goes to the audit log.
+
+    `seen` is the record as the user saw it (from get_customer): when the record changed since, the
+    edit is refused with Conflict naming the fields that changed (and who changed them), so nothing the
+    others saved is overwritten. Only the fields in `changes` are written, and only where they differ."""
     access.require(con, actor, "customers", "edit")
-    clean = _clean(con, changes)
+    customer_id = record_id(customer_id)
+    clean = fields.clean(con, FIELDS, changes, creating=False)
+    if seen is not None and not isinstance(seen, dict):
+        raise ValidationError("field.bad_values")
 
     def work():
         old = get_customer(con, actor, customer_id, "edit")
-        diff = {k: (old.get(k), v) for k, v in clean.items() if old.get(k) != v and k in old}
+        if seen is not None and seen.get("updated_at") != old["updated_at"]:
+            changed = [FIELDS[k].label for k in FIELDS if k in seen and seen[k] != old.get(k)]
+            who = db.scalar(
+                con, "SELECT u.name FROM audit_log a LEFT JOIN users u ON u.id = a.user_id WHERE a.entity = "
+                "'customer' AND a.entity_id = ? ORDER BY a.id DESC LIMIT 1", [customer_id])
+            raise Conflict("customer.changed_since", fields=changed or ["customer.updated_at"], by=who or "—")
+        diff = {k: (old.get(k), v) for k, v in clean.items() if k in old and old.get(k) != v}
         if not diff:
             return {}
         if "phone_norm" in diff:
-            if old.get("phone_norm"):
-                con.execute("DELETE FROM phone_keys WHERE phone_norm = ? AND entity = 'customer' AND entity_id = ?",
-                            [old["phone_norm"], customer_id])
-            _claim_phone(con, diff["phone_norm"][1], customer_id)
-        if "stage" in diff and diff["stage"][1] == "won" and not old.get("won_at"):
+            release_phone(con, old.get("phone_norm"), "customer", customer_id)
+            claim_phone(con, diff["phone_norm"][1], "customer", customer_id)
+        if "stage" in diff and diff["stage"][1] in ("won", "upgrade") and not old.get("won_at"):
             diff["won_at"] = (None, actor.now)
+        # the version only moves forward, even when two writers share a clock tick
+        version = max(actor.now, old["updated_at"] + dt.timedelta(microseconds=1))
         sets = ", ".join(f"{k} = ?" for k in diff)  # keys from FIELDS only
         con.execute(f"UPDATE customers SET {sets}, updated_at = ? WHERE id = ?",  # sql-ok: fixed keys
-                    [v for _o, v in diff.values()] + [actor.now, customer_id])
-        audit.record(con, actor, "update", "customer", customer_id, diff)
+                    [v for _o, v in diff.values()] + [version, customer_id])
+        audit.record(con, actor, "update", "customer", customer_id,
+                     {k: v for k, v in diff.items() if k != "phone_norm"})
         return diff
 
     return db.write(con, work)

@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from core.db import reset_sequences
+from core.db import reset_sequences, write
 
 try:  # the acting-user module; fall back while it is being written
     from core.context import utcnow
@@ -361,15 +361,10 @@ def build(con, scale: str | int = "S", seed: int = 42, now: datetime | None = No
     gen = _Demo(con, n, seed, now, password_hash)
     progress_bar = con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]
     con.execute("SET enable_progress_bar = false")      # no bars in the server log for the long inserts
-    con.execute("BEGIN TRANSACTION")
-    try:
-        gen.run()
+    try:  # one unit of work: a demo is there whole or not at all
         started = time.perf_counter()
-        con.execute("COMMIT")
-        last_timings["commit"] = time.perf_counter() - started
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        write(con, gen.run, retries=1)
+        last_timings["generate_and_commit"] = time.perf_counter() - started
     finally:
         if progress_bar:
             con.execute("SET enable_progress_bar = true")

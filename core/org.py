@@ -9,15 +9,57 @@ import polars as pl
 from core import access, audit, db
 from core.auth import check_password_policy, hash_password
 from core.context import Actor
-from core.errors import DuplicateError, NotFound, ValidationError
+from core.errors import DuplicateError, NotFound, PermissionDenied, ValidationError
 
 USER_FIELDS = ("name", "email", "phone", "role", "team_id", "manager_id", "is_new_hire", "active", "language")
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]{1,31}$")
 
+# Authority of a role over others: nobody grants a role above their own or acts on a user above them.
+ROLE_RANK = {"admin": 3, "manager": 2, "sales": 1, "marketing": 1, "service": 1}
+
+
+def _rank(role: str | None) -> int:
+    return ROLE_RANK.get(role or "", 0)
+
+
+def assignable_roles(actor: Actor) -> tuple[str, ...]:
+    """The roles the actor may give to a user (none above their own)."""
+    return tuple(r for r in access.ROLES if _rank(r) <= _rank(actor.role))
+
+
+def _check_grant(actor: Actor, role: str) -> None:
+    if _rank(role) > _rank(actor.role):
+        raise PermissionDenied("org.role_above_own")
+
+
+def _check_target(actor: Actor, role: str) -> None:
+    if _rank(role) > _rank(actor.role):
+        raise PermissionDenied("org.user_above_you")
+
+
+def _teams_in_scope(con, actor: Actor, action: str, team_ids: list[int | None]) -> bool:
+    """Whether every team lies within the actor's org scope for `action`: the scope predicate applied
+    to a would-be member of each team (no team at all, i.e. the top level, needs scope `all`)."""
+    where, params = access.predicate(con, actor, "org", action, "s")
+    n = db.scalar(
+        con,
+        f"SELECT count(*) FROM (SELECT NULL::BIGINT AS id, unnest(?::BIGINT[]) AS team_id) s WHERE {where}",
+        [list(team_ids)] + params,
+    )
+    return n == len(team_ids)
+
+
+def _require_teams(con, actor: Actor, action: str, team_ids: list[int | None]) -> None:
+    if not _teams_in_scope(con, actor, action, team_ids):
+        raise PermissionDenied("org.team_out_of_scope")
+
 
 # ------------------------------------------------------------------------------------------- teams
-def teams(con: duckdb.DuckDBPyConnection, include_deleted: bool = False) -> pl.DataFrame:
-    """Every team with its depth and path in the tree (top first, children under their parent)."""
+def teams(con: duckdb.DuckDBPyConnection, actor: Actor, include_deleted: bool = False,
+          action: str = "view") -> pl.DataFrame:
+    """The teams within the actor's org scope for `action` (view by default), with depth and path in
+    the whole tree (top first, children under their parent)."""
+    where, params = access.predicate(con, actor, "org", action, "s")
     cond = "TRUE" if include_deleted else "deleted_at IS NULL"
     return db.frame(
         con,
@@ -32,7 +74,8 @@ def teams(con: duckdb.DuckDBPyConnection, include_deleted: bool = False) -> pl.D
             SELECT t.id, t.name, t.parent_id, t.region, t.is_new_hire_pool, t.depth,
                    array_to_string(t.path, ' / ') AS path,
                    (SELECT count(*) FROM users u WHERE u.team_id = t.id AND u.active AND u.deleted_at IS NULL) AS members
-            FROM t ORDER BY path""",
+            FROM t, LATERAL (SELECT NULL::BIGINT AS id, t.id AS team_id) s WHERE {where} ORDER BY path""",
+        params,
     )
 
 
@@ -47,6 +90,8 @@ def create_team(
     con: duckdb.DuckDBPyConnection, actor: Actor, name: str, parent_id: int | None = None,
     region: str | None = None, is_new_hire_pool: bool = False,
 ) -> int:
+    """A new team under `parent_id` (a team within the actor's org create scope; the top level needs
+    scope `all`)."""
     access.require(con, actor, "org", "create")
     name = (name or "").strip()
     if not name:
@@ -54,6 +99,7 @@ def create_team(
 
     def work():
         _check_team(con, parent_id)
+        _require_teams(con, actor, "create", [parent_id])
         if db.scalar(
             con,
             "SELECT count(*) FROM teams WHERE lower(name) = lower(?) AND parent_id IS NOT DISTINCT FROM ? AND deleted_at IS NULL",
@@ -73,12 +119,13 @@ def create_team(
 
 def update_team(con: duckdb.DuckDBPyConnection, actor: Actor, team_id: int, name: str | None = None,
                 parent_id: int | None | str = "keep", region: str | None = None) -> None:
-    """Rename or move a team; a team cannot move under itself or one of its sub-teams."""
+    """Rename or move a team within the actor's org edit scope; a move needs both the old and the new
+    parent in scope; a team cannot move under itself or one of its sub-teams."""
     access.require(con, actor, "org", "edit")
 
     def work():
         old = db.one(con, "SELECT name, parent_id, region FROM teams WHERE id = ? AND deleted_at IS NULL", [team_id])
-        if old is None:
+        if old is None or not _teams_in_scope(con, actor, "edit", [team_id]):
             raise NotFound("org.team_not_found")
         new = dict(old)
         if name is not None:
@@ -98,28 +145,31 @@ def update_team(con: duckdb.DuckDBPyConnection, actor: Actor, team_id: int, name
         changes = {k: (old[k], new[k]) for k in old if old[k] != new[k]}
         if not changes:
             return
-        con.execute("UPDATE teams SET name = ?, parent_id = ?, region = ? WHERE id = ?",
-                    [new["name"], new["parent_id"], new["region"], team_id])
+        if "parent_id" in changes:
+            _require_teams(con, actor, "edit", [old["parent_id"], new["parent_id"]])
+        sets = ", ".join(f"{k} = ?" for k in changes)  # only what changed; keys from the fixed select
+        con.execute(f"UPDATE teams SET {sets} WHERE id = ?",  # sql-ok: fixed keys
+                    [v for _o, v in changes.values()] + [team_id])
         audit.record(con, actor, "update", "team", team_id, changes)
 
     db.write(con, work)
 
 
 def delete_team(con: duckdb.DuckDBPyConnection, actor: Actor, team_id: int) -> None:
-    """Soft-delete an empty team (no active members, no sub-teams)."""
+    """Soft-delete an empty team (no active members, no sub-teams) within the actor's org delete scope."""
     access.require(con, actor, "org", "delete")
 
     def work():
+        live = db.scalar(con, "SELECT count(*) FROM teams WHERE id = ? AND deleted_at IS NULL", [team_id])
+        if not live or not _teams_in_scope(con, actor, "delete", [team_id]):
+            raise NotFound("org.team_not_found")
         if db.scalar(con, "SELECT count(*) FROM users WHERE team_id = ? AND active AND deleted_at IS NULL", [team_id]):
             raise ValidationError("org.team_not_empty")
         if db.scalar(con, "SELECT count(*) FROM teams WHERE parent_id = ? AND deleted_at IS NULL", [team_id]):
             raise ValidationError("org.team_has_children")
-        n = con.execute(
-            "UPDATE teams SET deleted_at = ?, deleted_by = ? WHERE id = ? AND deleted_at IS NULL RETURNING id",
-            [actor.now, actor.id, team_id],
-        ).fetchall()
-        if not n:
-            raise NotFound("org.team_not_found")
+        # checked first, then updated by id: an update that hands rows back undoes concurrent edits (FACTS.md)
+        con.execute("UPDATE teams SET deleted_at = ?, deleted_by = ? WHERE id = ? AND deleted_at IS NULL",
+                    [actor.now, actor.id, team_id])
         audit.record(con, actor, "delete", "team", team_id)
 
     db.write(con, work)
@@ -169,23 +219,50 @@ def _validate_user_values(con, values: dict) -> None:
         raise ValidationError("error.bad_email", value=email)
 
 
+def _check_manager_visible(con, actor: Actor, manager_id: int | None) -> None:
+    """A manager newly given to a user is someone the actor may see."""
+    if manager_id is None:
+        return
+    where, params = access.predicate(con, actor, "org", "view")
+    if not db.scalar(con, f"SELECT count(*) FROM users WHERE id = ? AND deleted_at IS NULL AND {where}",
+                     [manager_id] + params):
+        raise NotFound("org.user_not_found")
+
+
+def _target(con, actor: Actor, user_id: int, action: str = "edit") -> dict:
+    """The user the actor acts on: within the org scope for `action` (else not found) and not above
+    the actor's role (else refused)."""
+    where, params = access.predicate(con, actor, "org", action)
+    found = db.one(con, f"SELECT {', '.join(USER_FIELDS)}, username FROM users "  # sql-ok: fixed keys
+                        f"WHERE id = ? AND deleted_at IS NULL AND {where}", [user_id] + params)
+    if found is None:
+        raise NotFound("org.user_not_found")
+    _check_target(actor, found["role"])
+    return found
+
+
 def create_user(
     con: duckdb.DuckDBPyConnection, actor: Actor, username: str, name: str, role: str, password: str,
     team_id: int | None = None, manager_id: int | None = None, email: str | None = None,
     is_new_hire: bool = False, language: str = "en",
 ) -> int:
-    """A new user, who must change the initial password at first login."""
+    """A new user, who must change the initial password at first login. The role is not above the
+    actor's; the team lies within the actor's org create scope."""
     access.require(con, actor, "org", "create")
     username = (username or "").strip().lower()
     if not _USERNAME.match(username):
         raise ValidationError("org.bad_username")
     values = {"name": (name or "").strip(), "role": role, "team_id": team_id, "manager_id": manager_id,
               "email": (email or "").strip() or None, "is_new_hire": bool(is_new_hire), "language": language}
+    _validate_user_values(con, {"role": role})
+    _check_grant(actor, role)
     check_password_policy(con, password, username)
     hashed = hash_password(password)
 
     def work():
         _validate_user_values(con, values)
+        _require_teams(con, actor, "create", [team_id])
+        _check_manager_visible(con, actor, manager_id)
         if db.scalar(con, "SELECT count(*) FROM users WHERE username = ?", [username]):
             raise DuplicateError("org.username_taken", username=username)
         user_id = db.next_id(con, "users")
@@ -203,7 +280,10 @@ def create_user(
 
 
 def update_user(con: duckdb.DuckDBPyConnection, actor: Actor, user_id: int, **changes) -> dict:
-    """Edit a user's fields (role, team, manager, new-hire, active...). Deactivation ends their sessions."""
+    """Edit the given fields of a user (role, team, manager, new-hire, active...); fields not given are
+    left as they are. The user lies within the actor's org edit scope and is not above the actor's
+    role; a new role is not above the actor's, a new team is within scope. Deactivation ends their
+    sessions."""
     access.require(con, actor, "org", "edit")
     unknown = set(changes) - set(USER_FIELDS)
     if unknown:
@@ -214,17 +294,22 @@ def update_user(con: duckdb.DuckDBPyConnection, actor: Actor, user_id: int, **ch
         changes["name"] = (changes["name"] or "").strip()
 
     def work():
-        where, params = access.predicate(con, actor, "org", "edit")
-        old = db.one(con, f"SELECT {', '.join(USER_FIELDS)} FROM users WHERE id = ? AND deleted_at IS NULL AND {where}",
-                     [user_id] + params)
-        if old is None:
-            raise NotFound("org.user_not_found")
+        old = _target(con, actor, user_id, "edit")
         diff = {k: (old[k], v) for k, v in changes.items() if old[k] != v}
         if not diff:
             return {}
-        _validate_user_values(con, changes)
+        new = {k: v for k, (_o, v) in diff.items()}
+        _validate_user_values(con, new)
         if user_id == actor.id and ("active" in diff or "role" in diff):
             raise ValidationError("org.cannot_demote_self")
+        if "role" in new:
+            _check_grant(actor, new["role"])
+        if "team_id" in new:
+            _require_teams(con, actor, "edit", [new["team_id"]])
+        if "manager_id" in new:
+            if new["manager_id"] == user_id:
+                raise ValidationError("org.own_manager")
+            _check_manager_visible(con, actor, new["manager_id"])
         sets = ", ".join(f"{k} = ?" for k in diff)  # keys from USER_FIELDS only
         extra = ", sessions_valid_after = ?" if changes.get("active") is False else ""
         args = [v for _o, v in diff.values()] + ([actor.now] if extra else []) + [actor.now, user_id]
@@ -236,16 +321,15 @@ def update_user(con: duckdb.DuckDBPyConnection, actor: Actor, user_id: int, **ch
 
 
 def reset_password(con: duckdb.DuckDBPyConnection, actor: Actor, user_id: int, new_password: str) -> None:
-    """The admin sets a new initial password: the user must change it at next login; sessions end;
-    a lockout is lifted."""
+    """Set a new initial password for a user within the actor's org edit scope and not above the
+    actor's role: the user must change it at next login; sessions end; a lockout is lifted."""
     access.require(con, actor, "org", "edit")
-    username = db.scalar(con, "SELECT username FROM users WHERE id = ? AND deleted_at IS NULL", [user_id])
-    if username is None:
-        raise NotFound("org.user_not_found")
+    username = _target(con, actor, user_id, "edit")["username"]
     check_password_policy(con, new_password, username)
     hashed = hash_password(new_password)
 
     def work():
+        _target(con, actor, user_id, "edit")  # again inside the unit: the role or team may have changed
         con.execute(
             "UPDATE users SET password_hash = ?, must_change_password = TRUE, password_changed_at = ?, "
             "sessions_valid_after = ?, locked_until = NULL, updated_at = ? WHERE id = ?",

@@ -13,6 +13,7 @@ from core.errors import ValidationError
 DEFAULTS: dict[str, Any] = {
     "company.name": "Demo Trading Co.",
     "company.default_language": "en",
+    "company.timezone": "Asia/Shanghai",  # IANA name; the store keeps naive UTC (core.clock)
     "recycle.retention_days": 30,
     "auth.lockout_attempts": 5,
     "auth.lockout_window_minutes": 15,
@@ -50,7 +51,9 @@ def get(con: duckdb.DuckDBPyConnection, key: str) -> Any:
     return DEFAULTS[key] if raw is None else json.loads(raw)
 
 
-def all_settings(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+def all_settings(con: duckdb.DuckDBPyConnection, actor: Actor) -> dict[str, Any]:
+    """Every setting with its current value, for those who may view the settings."""
+    access.require(con, actor, "settings", "view")
     stored = {k: json.loads(v) for k, v in con.execute("SELECT key, value FROM settings").fetchall()}
     return {k: stored.get(k, v) for k, v in DEFAULTS.items()}
 
@@ -72,12 +75,19 @@ def coerce(key: str, value: Any) -> Any:
         else:
             value = str(value).strip()
     except (TypeError, ValueError):
-        raise ValidationError("settings.bad_value", key=key, value=value) from None
+        raise ValidationError("settings.bad_value", field=f"setting.{key}", value=value) from None
     lo_hi = _BOUNDS.get(key)
     if lo_hi and not (lo_hi[0] <= value <= lo_hi[1]):
-        raise ValidationError("settings.out_of_range", key=key, low=lo_hi[0], high=lo_hi[1])
+        raise ValidationError("settings.out_of_range", field=f"setting.{key}", low=lo_hi[0], high=lo_hi[1])
     if key == "company.default_language" and value not in ("en", "zh"):
-        raise ValidationError("settings.bad_value", key=key, value=value)
+        raise ValidationError("settings.bad_value", field=f"setting.{key}", value=value)
+    if key == "company.timezone":
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValidationError("settings.bad_value", field=f"setting.{key}", value=value) from None
     return value
 
 

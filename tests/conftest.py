@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,3 +77,28 @@ def build_company(c) -> Company:
 @pytest.fixture
 def company(con) -> Company:
     return build_company(con)
+
+
+@contextmanager
+def company_app(folder: Path, prepare=None):
+    """The small company on a database file the app under test opens (CRM_DB, CRM_SECRETS point at
+    `folder`); `prepare(con, company)` runs before the file is handed over. Yields the company."""
+    import streamlit as st
+
+    path = folder / "crm.duckdb"
+    c = db.connect(path)
+    setup.prepare(c)
+    company = build_company(c)
+    c.execute("UPDATE users SET must_change_password = FALSE")
+    if prepare:
+        prepare(c, company)
+    c.close()
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CRM_DB", str(path))
+    mp.setenv("CRM_SECRETS", str(folder / "secrets.toml"))
+    st.cache_resource.clear()
+    try:
+        yield company
+    finally:
+        st.cache_resource.clear()
+        mp.undo()

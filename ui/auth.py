@@ -1,12 +1,22 @@
-"""The login gate: streamlit-authenticator draws the form and keeps the cookie; the rules (lockout,
-forced password change, sessions that end on logout or password change) are core.auth's."""
+"""The login gate: streamlit-authenticator draws the form and keeps the cookie; the rules (password
+check and lockout, forced password change, sessions that end on logout, password change,
+deactivation or reset) are core.auth's.
+
+Two parts of the library are replaced by core's, on the objects the library builds itself:
+- the password check (`AuthenticationModel.check_credentials`) is `core.auth.login`, which refuses an
+  unknown name, a locked or inactive account and a wrong password alike, in about the same time;
+- the cookie's token (`CookieModel._token_encode/_token_decode`) is `core.auth.issue_session_token /
+  read_session_token`: it carries its issue time, which the server compares with the user's
+  `sessions_valid_after` on every run, and a token that does not decode is no login (never an error).
+"""
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
+import logging
 
-import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
+from streamlit_authenticator.models import AuthenticationModel, CookieModel
 
 from core import auth, config, settings
 from core.context import Actor, utcnow
@@ -16,8 +26,11 @@ from ui import errors
 from ui.text import md
 from ui.i18n import t
 
+log = logging.getLogger("crm.auth")
+
 COOKIE = "crm_auth"
-_STATE_KEYS = ("name", "username", "authentication_status", "email", "roles", "_crm_login_at", "_crm_actor")
+_STATE_KEYS = ("name", "username", "authentication_status", "email", "roles", "_crm_login_at", "_crm_actor",
+               "_crm_lang_loaded")
 
 
 @st.cache_resource(show_spinner=False)
@@ -25,26 +38,56 @@ def _cookie_key() -> str:
     return config.cookie_key()
 
 
-def _authenticator(con) -> tuple[stauth.Authenticate, dict, float]:
+class SessionCookie(CookieModel):
+    """The library's cookie, with core's token: username, issue time and expiry, signed with HS256."""
+
+    def _token_encode(self) -> str:
+        issued = st.session_state.get("_crm_login_at") or utcnow()
+        return auth.issue_session_token(st.session_state["username"], self.cookie_key, issued,
+                                        self.cookie_expiry_days)
+
+    def _token_decode(self) -> dict | bool:
+        return auth.read_session_token(self.token, self.cookie_key) or False
+
+
+class CorePasswordCheck(AuthenticationModel):
+    """The library's login, with core's password check (lockout, same answer for every refusal)."""
+
+    crm_con = None
+
+    def check_credentials(self, username: str, password: str) -> bool:
+        return auth.login(self.crm_con, username, password)
+
+
+def _authenticator(con) -> stauth.Authenticate:
     creds = auth.credentials(con)
     days = float(settings.get(con, "auth.session_days"))
     authenticator = stauth.Authenticate(
         creds, COOKIE, _cookie_key(), days, auto_hash=False, login_sleep_time=0
     )
-    return authenticator, creds, days
+    # the library builds these objects (and mounts its one cookie component) itself: give them core's
+    # token and password check without building them again
+    authenticator.cookie_controller.cookie_model.__class__ = SessionCookie
+    model = authenticator.authentication_controller.authentication_model
+    model.__class__ = CorePasswordCheck
+    model.crm_con = con
+    return authenticator
 
 
-def _cookie_issued_at(days: float) -> dt.datetime | None:
-    """When the login cookie this browser sent was issued (its expiry less its lifetime)."""
-    token = st.context.cookies.get(COOKIE) if st.context.cookies else None
-    if not token:
-        return None
+def _cookie_login(authenticator: stauth.Authenticate) -> None:
+    """Log in from the browser's cookie, if it holds a token this server signed; remember when that
+    login was issued. A cookie that is no good is ignored for the rest of the session."""
+    cookie = authenticator.cookie_controller.cookie_model
     try:
-        data = jwt.decode(token, _cookie_key(), algorithms=["HS256"])
-        issued = float(data["exp_date"]) - days * 86400
-    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
-        return None
-    return dt.datetime.fromtimestamp(issued, tz=dt.timezone.utc).replace(tzinfo=None)
+        authenticator.login(location="unrendered")
+    except Exception as exc:  # noqa: BLE001 - whatever the library raises about a cookie, it is no login
+        log.warning("login cookie refused: %s: %s", type(exc).__name__, exc)
+        st.session_state["authentication_status"] = None
+    if st.session_state.get("authentication_status"):
+        claims = cookie.token if isinstance(cookie.token, dict) else {}
+        st.session_state["_crm_login_at"] = claims.get("issued_at")
+    elif cookie.token is not None:  # a cookie was sent and refused: don't decode it again on every run
+        st.session_state["logout"] = True
 
 
 def _end_session(authenticator: stauth.Authenticate, notice: str | None) -> None:
@@ -60,6 +103,7 @@ def _end_session(authenticator: stauth.Authenticate, notice: str | None) -> None
 
 
 def _language_switch(key: str) -> None:
+    """The language of the login page; the one picked here is kept at login and stored on the user."""
     current = st.session_state.get("lang", "en")
     choice = st.selectbox(
         t("nav.language"), LANGUAGES, index=LANGUAGES.index(current) if current in LANGUAGES else 0,
@@ -67,10 +111,11 @@ def _language_switch(key: str) -> None:
     )
     if choice != current:
         st.session_state["lang"] = choice
+        st.session_state["_crm_lang_picked"] = choice
         st.rerun()
 
 
-def _login_page(con, authenticator: stauth.Authenticate, creds: dict) -> None:
+def _login_page(con, authenticator: stauth.Authenticate) -> None:
     left, right = st.columns([3, 2])
     with right:
         _language_switch("login_lang")
@@ -81,8 +126,7 @@ def _login_page(con, authenticator: stauth.Authenticate, creds: dict) -> None:
     if notice:
         st.info(t(notice))
 
-    def on_login(event: dict) -> None:
-        auth.record_success(con, event["username"])
+    def on_login(_event: dict) -> None:  # core.auth.login has counted the success
         st.session_state["_crm_login_at"] = utcnow()
 
     try:
@@ -92,21 +136,31 @@ def _login_page(con, authenticator: stauth.Authenticate, creds: dict) -> None:
                     "Login": t("auth.login_button")},
             callback=on_login,
         )
-    except stauth.LoginError:
+    except CRMError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the library's LoginError and the like: a refused login
+        log.warning("login refused by the login library: %s: %s", type(exc).__name__, exc)
+        st.session_state["authentication_status"] = False
+    # a refusal stays on screen across reruns until the next attempt; it never says why (unknown name,
+    # locked account or wrong password): the owner of a locked account is told by e-mail
+    if st.session_state.get("authentication_status") is False:
         st.error(t("auth.failed"))
-    failed = auth.note_failed_logins(con, creds)
-    if failed:
-        _username, until = failed
-        st.session_state["_crm_login_error"] = (
-            ("auth.locked", {"until": until.strftime("%Y-%m-%d %H:%M") + " UTC"}) if until else ("auth.failed", {}))
-    elif st.session_state.get("authentication_status") is False and "_crm_login_error" not in st.session_state:
-        st.session_state["_crm_login_error"] = ("auth.failed", {})
-    if st.session_state.get("authentication_status"):
-        st.session_state.pop("_crm_login_error", None)
-    elif "_crm_login_error" in st.session_state:  # kept across reruns until the next attempt
-        key, params = st.session_state["_crm_login_error"]
-        st.error(t(key, **params))
     _demo_hint(con)
+
+
+def _session_language(con, actor: Actor) -> Actor:
+    """At login: a language picked on the login page is kept and stored on the user; otherwise the
+    user's stored language is the session's."""
+    picked = st.session_state.pop("_crm_lang_picked", None)
+    if picked in LANGUAGES and picked != actor.language:
+        try:
+            auth.set_language(con, actor, picked)
+            actor = dataclasses.replace(actor, language=picked)
+        except CRMError as exc:  # not stored (the session still shows the picked language)
+            log.warning("language not stored for %s: %s", actor.username, exc)
+    st.session_state["lang"] = picked if picked in LANGUAGES else actor.language
+    st.session_state["_crm_lang_loaded"] = actor.username
+    return actor
 
 
 def _demo_hint(con) -> None:
@@ -151,7 +205,7 @@ def password_changed(authenticator: stauth.Authenticate | None = None) -> None:
 
 def _gate_only() -> None:
     """Before login (and before a forced password change) no page but this screen exists: without a
-    navigation of its own Streamlit would list and serve every file of pages/."""
+    navigation of its own Streamlit would list and serve every file of a pages/ folder (this app has none: its screens live in views/)."""
     st.navigation([st.Page(_gate_page, title=t("auth.login"), default=True)], position="hidden")
 
 
@@ -161,30 +215,25 @@ def _gate_page() -> None:  # the screen itself is drawn by require_login
 
 def require_login(con) -> Actor:
     """The acting user of this run, or the login page and st.stop()."""
-    authenticator, creds, days = _authenticator(con)
+    authenticator = _authenticator(con)
     st.session_state["_crm_authenticator"] = authenticator
     if "lang" not in st.session_state:
         st.session_state["lang"] = settings.get(con, "company.default_language")
     if not st.session_state.get("authentication_status"):
-        try:  # a valid login cookie logs in without a form (checked against the users table below)
-            authenticator.login(location="unrendered")
-        except stauth.LoginError:
-            pass
+        _cookie_login(authenticator)  # checked against the users table below
     if not st.session_state.get("authentication_status"):
         _gate_only()
-        _login_page(con, authenticator, creds)
+        _login_page(con, authenticator)
         if not st.session_state.get("authentication_status"):
             st.stop()
     username = st.session_state.get("username")
-    issued = st.session_state.get("_crm_login_at") or _cookie_issued_at(days)
-    user = auth.session_user(con, username, issued) if issued else None
+    user = auth.session_user(con, username, st.session_state.get("_crm_login_at"))
     if user is None:
         _end_session(authenticator, "auth.session_ended")
         st.rerun()
-    if not st.session_state.get("_crm_lang_loaded") == username:
-        st.session_state["lang"] = user["language"]
-        st.session_state["_crm_lang_loaded"] = username
     actor = auth.actor_for(con, username)
+    if st.session_state.get("_crm_lang_loaded") != username:
+        actor = _session_language(con, actor)
     if user["must_change_password"]:
         if not _password_change(con, actor, authenticator):
             _gate_only()

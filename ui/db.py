@@ -1,9 +1,19 @@
-"""The database, opened once per process; each browser session gets its own cursor."""
+"""The database, opened once per process; each script run gets its own cursor.
+
+Streamlit runs a session's script on a thread, and with fast reruns a new run may start on another
+thread while the previous one still works: a cursor kept in session_state would be used by two
+threads at once ("connection is busy with another call"). A cursor per thread is a cursor per
+running script, and a unit of work never spans two threads.
+"""
 from __future__ import annotations
+
+import threading
 
 import streamlit as st
 
 from core import config, setup
+
+_local = threading.local()
 
 
 @st.cache_resource(show_spinner="Opening the database…")
@@ -17,9 +27,9 @@ def database():
 
 
 def con():
-    """This session's cursor on the shared database."""
-    cur = st.session_state.get("_crm_cursor")
-    if cur is None:
-        cur = database().cursor()
-        st.session_state["_crm_cursor"] = cur
-    return cur
+    """The cursor of this thread (this script run) on the shared database."""
+    shared = database()
+    found = getattr(_local, "cursor", None)
+    if found is None or found[0] is not shared:
+        found = _local.cursor = (shared, shared.cursor())
+    return found[1]

@@ -12,12 +12,31 @@ from ui.i18n import t
 
 log = logging.getLogger("crm")
 
+# parameters of a typed error that name something of the catalogue (a field's label key, an entity)
+_LABEL_PARAMS = ("field", "entity", "kind")
 
-def show(exc: Exception) -> None:
+
+def _param(name: str, value):
+    if name in _LABEL_PARAMS and isinstance(value, str) and "." in value:
+        return t(value)
+    if name in ("module", "action") and isinstance(value, str) and value.isidentifier():
+        return t(f"{name}.{value}")
+    if name == "fields" and isinstance(value, (list, tuple)):
+        return "、".join(t(v) for v in value) if st.session_state.get("lang") == "zh" else ", ".join(
+            t(v) for v in value)
+    return value
+
+
+def message(exc: CRMError) -> str:
+    """The text of a typed error in the session's language, field names as the user reads them."""
+    return t(exc.key, **{k: _param(k, v) for k, v in exc.params.items()})
+
+
+def show(exc: BaseException) -> None:
     if isinstance(exc, CRMError):
-        st.error(t(exc.key, **exc.params), icon="⚠️")
+        st.error(message(exc), icon="⚠️")
     else:
-        log.error("unexpected error: %s", traceback.format_exc())
+        log.error("unexpected error: %s", "".join(traceback.format_exception(exc)))
         st.error(t("error.unexpected"), icon="⚠️")
 
 
@@ -26,7 +45,8 @@ def handled():
     """Run a block; a CRMError or any other exception becomes a message on the page."""
     try:
         yield
-    except CRMError as exc:
-        show(exc)
     except Exception as exc:  # noqa: BLE001 - the user must never see a trace (st.rerun/st.stop are BaseException)
         show(exc)
+
+
+guarded = handled

@@ -20,15 +20,15 @@ class PageSpec:
 
 
 PAGES = (
-    PageSpec("pages/home.py", "page.home", ":material/today:", "nav.work", None),
-    PageSpec("pages/customers.py", "page.customers", ":material/groups:", "nav.work", ("customers", "view")),
-    PageSpec("pages/account.py", "page.account", ":material/person:", "nav.work", None),
-    PageSpec("pages/admin_users.py", "page.users", ":material/manage_accounts:", "nav.admin", ("org", "edit")),
-    PageSpec("pages/admin_teams.py", "page.teams", ":material/account_tree:", "nav.admin", ("org", "edit")),
-    PageSpec("pages/admin_permissions.py", "page.permissions", ":material/lock:", "nav.admin", ("settings", "edit")),
-    PageSpec("pages/admin_settings.py", "page.settings", ":material/settings:", "nav.admin", ("settings", "edit")),
-    PageSpec("pages/admin_recycle.py", "page.recycle", ":material/delete:", "nav.admin", ("recycle", "view")),
-    PageSpec("pages/admin_audit.py", "page.audit", ":material/history:", "nav.admin", ("audit", "view")),
+    PageSpec("views/home.py", "page.home", ":material/today:", "nav.work", None),
+    PageSpec("views/customers.py", "page.customers", ":material/groups:", "nav.work", ("customers", "view")),
+    PageSpec("views/account.py", "page.account", ":material/person:", "nav.work", None),
+    PageSpec("views/admin_users.py", "page.users", ":material/manage_accounts:", "nav.admin", ("org", "edit")),
+    PageSpec("views/admin_teams.py", "page.teams", ":material/account_tree:", "nav.admin", ("org", "edit")),
+    PageSpec("views/admin_permissions.py", "page.permissions", ":material/lock:", "nav.admin", ("settings", "edit")),
+    PageSpec("views/admin_settings.py", "page.settings", ":material/settings:", "nav.admin", ("settings", "edit")),
+    PageSpec("views/admin_recycle.py", "page.recycle", ":material/delete:", "nav.admin", ("recycle", "view")),
+    PageSpec("views/admin_audit.py", "page.audit", ":material/history:", "nav.admin", ("audit", "view")),
 )
 
 
@@ -40,6 +40,6 @@ def navigation(con, actor: Actor):
     sections: dict[str, list] = {}
     for spec in allowed(con, actor):
         sections.setdefault(t(spec.section), []).append(
-            st.Page(spec.path, title=t(spec.title_key), icon=spec.icon, default=spec.path == "pages/home.py")
+            st.Page(spec.path, title=t(spec.title_key), icon=spec.icon, default=spec.path == "views/home.py")
         )
     return st.navigation(sections)

@@ -1,14 +1,52 @@
 """Tables: frames from core shown with translated headers."""
 from __future__ import annotations
 
+import hashlib
+
 import polars as pl
 import streamlit as st
 
 from ui.i18n import t
 
 
+ROW_PX, MAX_ROWS_SHOWN = 35, 50  # st.dataframe's row height; taller lists scroll inside the table
+
+
+def display_frame(df: pl.DataFrame, height: int | str = "auto") -> tuple[pl.DataFrame, int | str]:
+    """A frame as people read it, and the table's height.
+
+    Timestamps (stored naive UTC) in the company's time zone, without seconds; dates as YYYY-MM-DD;
+    booleans as ✓ or nothing; a missing value as an empty cell, never "None". The height shows every
+    row up to MAX_ROWS_SHOWN (then the table scrolls), unless the caller gives one."""
+    from core import clock
+    from ui.session import con
+
+    tz = clock.zone(con()).key
+    out = []
+    for name, dtype in df.schema.items():
+        col = pl.col(name)
+        if isinstance(dtype, pl.Datetime):
+            local = col.dt.replace_time_zone("UTC") if dtype.time_zone is None else col
+            out.append(local.dt.convert_time_zone(tz).dt.strftime("%Y-%m-%d %H:%M").fill_null(""))
+        elif dtype == pl.Date:
+            out.append(col.dt.strftime("%Y-%m-%d").fill_null(""))
+        elif dtype == pl.Boolean:
+            out.append(pl.when(col).then(pl.lit("✓")).otherwise(pl.lit("")).alias(name))
+        elif dtype in (pl.String, pl.Categorical, pl.Null):
+            out.append(col.cast(pl.String).fill_null(""))
+        elif dtype.is_numeric() and df[name].null_count():
+            out.append(col.cast(pl.String).fill_null(""))
+        else:
+            out.append(col)
+    view = df.select(out) if out else df
+    if height == "auto":
+        height = ROW_PX * (min(max(df.height, 1), MAX_ROWS_SHOWN) + 1) + 3
+    return view, height
+
+
 def show(df: pl.DataFrame, columns: dict[str, str], key: str, selectable: bool = False, height: int | str = "auto"):
     """Show the given columns (name -> label key) of a frame; returns the selected row indexes."""
+    df, height = display_frame(df, height)
     present = [c for c in columns if c in df.columns]
     view = df.select(present).rename({c: t(columns[c]) for c in present})
     if selectable:
@@ -17,3 +55,16 @@ def show(df: pl.DataFrame, columns: dict[str, str], key: str, selectable: bool =
         return list(event.selection.rows) if event and event.selection else []
     st.dataframe(view, key=key, hide_index=True, width="stretch", height=height)
     return []
+
+
+def select_one(df: pl.DataFrame, columns: dict[str, str], key: str, id_column: str = "id",
+               height: int | str = "auto"):
+    """Show a table whose rows can be picked; returns the picked record's id (or None).
+
+    The selection follows the record, not the position: the widget's key carries a digest of the ids
+    shown, so when the rows change (another page, filter, search, a write) the old selection is
+    dropped instead of pointing at whichever record now sits in that position."""
+    ids = df[id_column].to_list() if id_column in df.columns else []
+    digest = hashlib.sha1(repr(ids).encode()).hexdigest()[:12]
+    picked = show(df, columns, key=f"{key}_{digest}", selectable=True, height=height)
+    return ids[picked[0]] if picked and 0 <= picked[0] < len(ids) else None

@@ -6,7 +6,9 @@ DuckDB reports a write-write conflict.
 """
 from __future__ import annotations
 
+import random
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
@@ -67,41 +69,92 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     return applied
 
 
-def _is_conflict(exc: Exception) -> bool:
+# Retryable failures: a write-write conflict, and a uniqueness key (phone_keys...) taken by a unit of
+# work that committed first. The retry runs the whole unit again, so it sees the committed row and
+# raises the service's own typed error (DuplicateError...) instead of DuckDB's.
+_RETRYABLE = ("conflict", "duplicate key", "constraint violation")
+
+
+def _is_conflict(exc: BaseException) -> bool:
     text = str(exc).lower()
-    return isinstance(exc, duckdb.TransactionException) and "conflict" in text
+    return isinstance(exc, (duckdb.TransactionException, duckdb.ConstraintException)) and any(
+        word in text for word in _RETRYABLE)
+
+
+class _Unit:
+    """The open unit of work of one cursor: how deep the nesting is, and whether an inner unit
+    failed (then the whole unit must roll back, even if the outer code caught the error)."""
+
+    __slots__ = ("depth", "failed")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.failed: BaseException | None = None
+
+
+# open units of work, per thread and per cursor (a cursor is used by one thread at a time)
+_local = threading.local()
+
+
+def _units() -> dict[int, _Unit]:
+    found = getattr(_local, "units", None)
+    if found is None:
+        found = _local.units = {}
+    return found
+
+
+def in_unit(con: duckdb.DuckDBPyConnection) -> bool:
+    """True while `con` runs a unit of work opened by `write()` in this thread."""
+    unit = _units().get(id(con))
+    return unit is not None and unit.depth > 0
 
 
 def write(con: duckdb.DuckDBPyConnection, work: Callable[[], T], retries: int = 6) -> T:
     """Run `work()` as one unit of work: all of it commits or none of it does.
 
-    A DuckDB write-write conflict rolls back and runs the whole unit again (with back-off); after
-    `retries` attempts the caller gets `Conflict` ("this record changed, reload"). Called inside an
-    open transaction, it joins it instead of nesting.
+    A unit knows it is open: called inside another unit on the same cursor, it joins it (no second
+    BEGIN: on duckdb 2.0.0 a failed BEGIN aborts the open transaction and the later COMMIT silently
+    writes nothing). An exception in an inner unit dooms the outer one, even if the outer code catches
+    it. A write-write conflict (or a key taken meanwhile) rolls back and runs the whole outer unit again
+    with back-off; after `retries` attempts the caller gets `Conflict` ("this record changed, reload").
     """
-    for attempt in range(retries):
+    units = _units()
+    unit = units.get(id(con))
+    if unit is not None and unit.depth > 0:  # join the open unit
+        unit.depth += 1
         try:
+            return work()
+        except BaseException as exc:
+            if unit.failed is None:
+                unit.failed = exc
+            raise
+        finally:
+            unit.depth -= 1
+    unit = units[id(con)] = _Unit()
+    try:
+        for attempt in range(retries):
+            unit.depth, unit.failed = 1, None
             con.execute("BEGIN TRANSACTION")
-        except duckdb.TransactionException as exc:
-            if "within a transaction" in str(exc):
-                return work()  # already inside a unit of work: join it
-            raise
-        try:
-            result = work()
-            con.execute("COMMIT")
-            return result
-        except Exception as exc:
             try:
-                con.execute("ROLLBACK")
-            except duckdb.Error:
-                pass
-            if _is_conflict(exc) and attempt < retries - 1:
-                time.sleep(0.01 * (2**attempt))
-                continue
-            if _is_conflict(exc):
-                raise Conflict("error.conflict") from exc
-            raise
-    raise Conflict("error.conflict")  # pragma: no cover - loop always returns or raises
+                result = work()
+                if unit.failed is not None:  # an inner unit failed and the error was swallowed
+                    raise unit.failed
+                con.execute("COMMIT")
+                return result
+            except BaseException as exc:
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass
+                if _is_conflict(exc) and attempt < retries - 1:
+                    time.sleep(0.005 * (2**attempt) * (1 + random.random()))
+                    continue
+                if _is_conflict(exc):
+                    raise Conflict("error.conflict") from exc
+                raise
+        raise Conflict("error.conflict")  # pragma: no cover - the loop returns or raises
+    finally:
+        units.pop(id(con), None)
 
 
 def next_id(con: duckdb.DuckDBPyConnection, table: str) -> int:

@@ -135,14 +135,99 @@ def test_a_rep_logs_in_changes_the_password_works_in_chinese_and_logs_out(server
     page.close()
 
 
-def test_wrong_passwords_lock_the_account_and_say_so(server, browser):
+def test_wrong_passwords_lock_the_account_without_telling_a_stranger(server, browser):
+    """Five failures lock the account, but the form answers a locked account, an unknown name and a
+    wrong password alike (the owner learns of the lock by e-mail, the admin in the user list)."""
     url, _tmp = server
     page = browser.new_page()
     for _ in range(5):
         log_in(page, url, "service", "not-the-password")
-        expect(page.get_by_text("Wrong username or password").or_(page.get_by_text("locked until"))).to_be_visible(timeout=30_000)
-    expect(page.get_by_text("locked until")).to_be_visible()
-    log_in(page, url, "service", "Demo#2026")
-    expect(page.get_by_text("locked until")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Wrong username or password")).to_be_visible(timeout=30_000)
+    log_in(page, url, "service", "Demo#2026")  # the right password, refused while locked
+    expect(page.get_by_text("Wrong username or password")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("locked", exact=False)).to_have_count(0)
+    expect(page.get_by_text("This is your first login")).to_have_count(0)
     shot(page, "07-locked")
+    log_in(page, url, "nobody-of-that-name", "Demo#2026")
+    expect(page.get_by_text("Wrong username or password")).to_be_visible(timeout=30_000)
     page.close()
+
+
+def test_a_kept_cookie_stays_refused_after_logout_and_forged_cookies_end_at_the_login_form(server, browser):
+    """Issue 5, points 10 and 13, in the browser: log in, keep the cookie, log out, the admin sets
+    auth.session_days from 3 to 1, the kept cookie in a fresh browser is no login; forged cookies
+    (alg none, HS512 with the server's own key, another key, garbage) end at the login form."""
+    import tomllib
+
+    import jwt
+
+    url, tmp = server
+
+    def first_login(page, username: str, new_password: str) -> None:
+        log_in(page, url, username, "Demo#2026")
+        expect(page.get_by_text("This is your first login")).to_be_visible(timeout=30_000)
+        settle(page)
+        page.get_by_label("Current password", exact=True).fill("Demo#2026")
+        page.get_by_label("New password", exact=True).fill(new_password)
+        page.get_by_label("Repeat the new password").fill(new_password)
+        page.get_by_role("button", name="Change password").click()
+        expect(page.get_by_role("button", name="Log out")).to_be_visible(timeout=30_000)
+        settle(page)
+
+    def kept_cookie(context) -> dict:
+        return next(c for c in context.cookies() if c["name"] == "crm_auth")
+
+    def opens_logged_out(cookie_value: str) -> None:
+        context = browser.new_context()
+        context.add_cookies([{"name": "crm_auth", "value": cookie_value, "url": url}])
+        page = context.new_page()
+        page.goto(url)
+        settle(page)
+        expect(page.get_by_label("Username")).to_be_visible(timeout=30_000)
+        expect(page.get_by_role("button", name="Log out")).to_have_count(0)
+        expect(page.get_by_text("unexpected error", exact=False)).to_have_count(0)
+        expect(page.get_by_text("Traceback")).to_have_count(0)
+        context.close()
+
+    rep = browser.new_context()
+    page = rep.new_page()
+    first_login(page, "manager", "Mgr#Secret2026")
+    kept = kept_cookie(rep)
+
+    # the kept cookie is a login in another browser while the session lasts
+    other = browser.new_context()
+    other.add_cookies([{"name": "crm_auth", "value": kept["value"], "url": url}])
+    other_page = other.new_page()
+    other_page.goto(url)
+    expect(other_page.get_by_role("button", name="Log out")).to_be_visible(timeout=30_000)
+    other.close()
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_label("Username")).to_be_visible(timeout=30_000)
+    rep.close()
+
+    admin = browser.new_context()
+    page = admin.new_page()
+    first_login(page, "admin", "Adm#Secret2026")
+    page.goto(f"{url}/admin_settings")
+    settle(page)
+    lifetime = page.get_by_label("Login cookie lifetime (days)")
+    expect(lifetime).to_have_value("3", timeout=30_000)
+    lifetime.fill("1")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Saved", exact=False)).to_be_visible(timeout=30_000)
+    shot(page, "08-session-days-1")
+    admin.close()
+
+    opens_logged_out(kept["value"])
+
+    key = tomllib.loads((tmp / "secrets.toml").read_text())["crm"]["cookie_key"]
+    exp = time.time() + 86400
+    claims = {"username": "admin", "iat": time.time(), "exp": exp, "exp_date": exp}
+    header = jwt.utils.base64url_encode(b'{"alg":"none","typ":"JWT"}').decode()
+    body = jwt.utils.base64url_encode(jwt.api_jws.json.dumps(claims).encode()).decode()
+    for forged in (f"{header}.{body}.", jwt.encode(claims, key, algorithm="HS512"),
+                   jwt.encode(claims, "another-key-" * 6, algorithm="HS256"), "garbage"):
+        opens_logged_out(forged)
+    log = (tmp / "streamlit.log").read_text()
+    assert "login cookie refused: InvalidAlgorithmError" in log

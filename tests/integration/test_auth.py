@@ -15,17 +15,16 @@ def test_passwords_are_stored_as_bcrypt_hashes_never_in_clear(company):
 
 def test_five_failed_logins_in_fifteen_minutes_lock_the_account_for_fifteen_minutes(company):
     c = company.con
-    for i in range(4):
+    for i in range(5):
+        assert auth.locked_until(c, "rep_a", NOW + dt.timedelta(minutes=i)) is None
         with pytest.raises(AuthError) as err:
             auth.authenticate(c, "rep_a", "wrong", NOW + dt.timedelta(minutes=i))
         assert err.value.key == "auth.failed"
-    with pytest.raises(AuthError) as err:
-        auth.authenticate(c, "rep_a", "wrong", NOW + dt.timedelta(minutes=4))
-    assert err.value.key == "auth.locked"
-    # the right password is refused while locked
+    assert auth.locked_until(c, "rep_a", NOW + dt.timedelta(minutes=4)) == NOW + dt.timedelta(minutes=19)
+    # the right password is refused while locked, with the same answer as a wrong one
     with pytest.raises(AuthError) as err:
         auth.authenticate(c, "rep_a", PASSWORD, NOW + dt.timedelta(minutes=10))
-    assert err.value.key == "auth.locked"
+    assert err.value.key == "auth.failed"
     assert auth.authenticate(c, "rep_a", PASSWORD, NOW + dt.timedelta(minutes=20)).username == "rep_a"
 
 
@@ -52,20 +51,21 @@ def test_the_lockout_rule_follows_the_settings(company):
     settings.set_value(company.con, company.actor("boss"), "auth.lockout_attempts", 2)
     with pytest.raises(AuthError):
         auth.authenticate(company.con, "rep_b", "wrong", NOW)
-    with pytest.raises(AuthError) as err:
+    assert auth.locked_until(company.con, "rep_b", NOW) is None
+    with pytest.raises(AuthError):
         auth.authenticate(company.con, "rep_b", "wrong", NOW)
-    assert err.value.key == "auth.locked"
+    assert auth.locked_until(company.con, "rep_b", NOW) is not None
 
 
-def test_failures_seen_by_the_login_library_are_counted_by_core(company):
+def test_the_login_form_check_counts_failures_and_locks_like_the_api(company):
     c = company.con
-    creds = auth.credentials(c, NOW)
     for i in range(5):
-        creds["usernames"]["rep_a"]["failed_login_attempts"] = 1  # what the library does on a wrong password
-        result = auth.note_failed_logins(c, creds, NOW + dt.timedelta(minutes=i))
-    assert result[0] == "rep_a" and result[1] == NOW + dt.timedelta(minutes=19)
+        assert auth.login(c, "rep_a", "wrong", NOW + dt.timedelta(minutes=i)) is False
+    assert auth.locked_until(c, "rep_a", NOW + dt.timedelta(minutes=5)) == NOW + dt.timedelta(minutes=19)
+    assert auth.login(c, "rep_a", PASSWORD, NOW + dt.timedelta(minutes=5)) is False
     locked = auth.credentials(c, NOW + dt.timedelta(minutes=5))["usernames"]["rep_a"]["password"]
     assert not auth.verify_password(PASSWORD, locked)
+    assert auth.login(c, " REP_A ", PASSWORD, NOW + dt.timedelta(minutes=20)) is True
 
 
 def test_inactive_users_get_a_hash_no_password_matches(company):
@@ -79,7 +79,7 @@ def test_inactive_users_get_a_hash_no_password_matches(company):
 def test_new_users_must_change_their_initial_password(company):
     row = company.con.execute("SELECT must_change_password FROM users WHERE username = 'rep_a'").fetchall()[0]
     assert row == (True,)
-    user = auth.session_user(company.con, "rep_a", NOW)
+    user = auth.session_user(company.con, "rep_a", NOW, now=NOW)
     assert user["must_change_password"] is True
 
 
@@ -87,10 +87,10 @@ def test_changing_the_password_clears_the_flag_and_ends_older_sessions(company):
     c = company.con
     me = company.actor("rep_a", NOW)
     before = NOW - dt.timedelta(hours=1)
-    assert auth.session_user(c, "rep_a", before) is not None
+    assert auth.session_user(c, "rep_a", before, now=NOW) is not None
     auth.change_password(c, me, PASSWORD, "Better#2027", "Better#2027")
-    assert auth.session_user(c, "rep_a", before) is None
-    after = auth.session_user(c, "rep_a", NOW + dt.timedelta(seconds=1))
+    assert auth.session_user(c, "rep_a", before, now=NOW) is None
+    after = auth.session_user(c, "rep_a", NOW + dt.timedelta(seconds=1), now=NOW)
     assert after is not None and after["must_change_password"] is False
     assert auth.authenticate(c, "rep_a", "Better#2027").id == me.id
 
@@ -111,13 +111,13 @@ def test_a_bad_new_password_is_refused_with_its_reason(company, old, new, repeat
 def test_logout_ends_every_session_of_the_user(company):
     me = company.actor("rep_a", NOW)
     auth.logout_everywhere(company.con, me)
-    assert auth.session_user(company.con, "rep_a", NOW - dt.timedelta(seconds=1)) is None
-    assert auth.session_user(company.con, "rep_b", NOW - dt.timedelta(seconds=1)) is not None
+    assert auth.session_user(company.con, "rep_a", NOW - dt.timedelta(seconds=1), now=NOW) is None
+    assert auth.session_user(company.con, "rep_b", NOW - dt.timedelta(seconds=1), now=NOW) is not None
 
 
 def test_deactivating_a_user_ends_their_sessions(company):
     org.update_user(company.con, company.actor("boss"), company.users["rep_a"], active=False)
-    assert auth.session_user(company.con, "rep_a", NOW + dt.timedelta(days=1)) is None
+    assert auth.session_user(company.con, "rep_a", NOW + dt.timedelta(days=1), now=NOW + dt.timedelta(days=1)) is None
 
 
 def test_an_admin_reset_forces_a_change_and_lifts_a_lockout(company):
@@ -129,7 +129,7 @@ def test_an_admin_reset_forces_a_change_and_lifts_a_lockout(company):
     org.reset_password(c, company.actor("boss"), company.users["rep_a"], "Fresh#2027")
     assert auth.locked_until(c, "rep_a", NOW) is None
     assert auth.authenticate(c, "rep_a", "Fresh#2027", NOW).username == "rep_a"
-    assert auth.session_user(c, "rep_a", dt.datetime.now())["must_change_password"] is True
+    assert auth.session_user(c, "rep_a", NOW + dt.timedelta(seconds=1), now=NOW)["must_change_password"] is True
 
 
 def test_the_cookie_key_is_random_generated_once_and_kept(tmp_path):
@@ -138,6 +138,14 @@ def test_the_cookie_key_is_random_generated_once_and_kept(tmp_path):
     assert len(key) >= 32 and config.cookie_key(path) == key
     assert config.cookie_key(tmp_path / "other.toml") != key
     assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_login_older_than_the_session_days_setting_no_longer_counts(company):
+    c = company.con
+    assert auth.session_user(c, "rep_a", NOW - dt.timedelta(days=2), now=NOW) is not None
+    settings.set_value(c, company.actor("boss"), "auth.session_days", 1)
+    assert auth.session_user(c, "rep_a", NOW - dt.timedelta(days=2), now=NOW) is None
+    assert auth.session_user(c, "rep_a", NOW - dt.timedelta(hours=23), now=NOW) is not None
 
 
 def test_language_is_remembered_on_the_user(company):

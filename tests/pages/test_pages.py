@@ -6,34 +6,25 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core import db, setup
 from core.context import utcnow
-from tests.conftest import ROOT, build_company
+from tests.conftest import ROOT, company_app
 
 APP = ROOT / "app.py"
 
 ROLE_USERS = {"admin": "boss", "manager": "mgr", "sales": "rep_a", "marketing": "mkt", "service": "svc"}
-WORK = ["pages/home.py", "pages/customers.py", "pages/account.py"]
-ADMIN = ["pages/admin_users.py", "pages/admin_teams.py", "pages/admin_permissions.py", "pages/admin_settings.py",
-         "pages/admin_recycle.py", "pages/admin_audit.py"]
+WORK = ["views/home.py", "views/customers.py", "views/account.py"]
+ADMIN = ["views/admin_users.py", "views/admin_teams.py", "views/admin_permissions.py", "views/admin_settings.py",
+         "views/admin_recycle.py", "views/admin_audit.py"]
 MENU = {"admin": WORK + ADMIN, "manager": WORK, "sales": WORK, "marketing": WORK, "service": WORK}
 
 
 @pytest.fixture(scope="module")
 def crm_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("pages") / "crm.duckdb"
-    con = db.connect(path)
-    setup.prepare(con)
-    company = build_company(con)
-    con.execute("UPDATE users SET must_change_password = FALSE WHERE username <> 'rep_b'")
-    con.close()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CRM_DB", str(path))
-    mp.setenv("CRM_SECRETS", str(path.parent / "secrets.toml"))
-    st.cache_resource.clear()
-    yield company
-    st.cache_resource.clear()
-    mp.undo()
+    def first_login_pending(con, company):  # rep_b has not changed the initial password yet
+        con.execute("UPDATE users SET must_change_password = TRUE WHERE username = 'rep_b'")
+
+    with company_app(tmp_path_factory.mktemp("pages"), first_login_pending) as company:
+        yield company
 
 
 def app_as(username: str, lang: str | None = None) -> AppTest:
@@ -88,14 +79,14 @@ def test_every_page_of_a_role_renders_without_exception(crm_db, role):
 
 def test_the_customers_page_of_a_rep_lists_only_their_customers_and_pool(crm_db):
     at = app_as("rep_a").run()
-    at.switch_page("pages/customers.py").run()
+    at.switch_page("views/customers.py").run()
     shown = at.dataframe[0].value
     assert sorted(shown.iloc[:, 0].tolist()) == ["Customer of rep_a", "Pool customer east"]
 
 
 def test_the_customers_page_of_a_manager_lists_the_team_and_sub_teams(crm_db):
     at = app_as("mgr").run()
-    at.switch_page("pages/customers.py").run()
+    at.switch_page("views/customers.py").run()
     names = sorted(at.dataframe[0].value.iloc[:, 0].tolist())
     assert names == ["Customer of rep_a", "Customer of rep_b", "Customer of rep_sh", "Pool customer east"]
 
@@ -109,7 +100,7 @@ def test_my_day_shows_the_real_counts_of_the_viewer(crm_db):
 def test_the_pages_speak_chinese_when_the_user_chose_it(crm_db):
     at = app_as("rep_a", lang="zh").run()
     assert "我的客户" in [m.label for m in at.metric]
-    at.switch_page("pages/customers.py").run()
+    at.switch_page("views/customers.py").run()
     assert at.title[0].value == "客户"
     assert "名称" in list(at.dataframe[0].value.columns)
 

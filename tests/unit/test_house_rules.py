@@ -1,10 +1,10 @@
-"""The house rules of DESIGN.md that code can check: core/ never imports Streamlit; pages/, ui/ and
+"""The house rules of DESIGN.md that code can check: core/ never imports Streamlit; views/, ui/ and
 app.py never import duckdb or hold SQL; SQL values are bound, not formatted in."""
 import re
 
 from tests.conftest import ROOT
 
-UI_FILES = [ROOT / "app.py", *(ROOT / "pages").rglob("*.py"), *(ROOT / "ui").rglob("*.py")]
+UI_FILES = [ROOT / "app.py", *(ROOT / "views").rglob("*.py"), *(ROOT / "ui").rglob("*.py")]
 CORE_FILES = list((ROOT / "core").rglob("*.py"))
 SQL = re.compile(r"\b(SELECT\s+[\w*]|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+TABLE)\b")
 
@@ -39,3 +39,19 @@ def test_secrets_and_databases_are_ignored_by_git():
 def test_usage_statistics_are_off_and_tables_export_nothing_behind_the_permissions():
     config = (ROOT / ".streamlit" / "config.toml").read_text()
     assert "gatherUsageStats = false" in config and "disableDataExport = true" in config
+
+
+def test_no_update_returning_in_core():
+    """duckdb 2.0.0: UPDATE ... RETURNING inside a transaction undoes a concurrent update of other
+    columns (FACTS.md). Select the ids first, then UPDATE without RETURNING."""
+    pattern = re.compile(r"UPDATE\s+[\w{}]+\s+SET\b[^;]{0,600}?\bRETURNING\b", re.S | re.I)
+    offenders = [p.name for p in CORE_FILES if pattern.search(p.read_text())]
+    assert offenders == []
+
+
+def test_no_nested_begin_detection_by_trying_begin():
+    """A failed BEGIN aborts the open transaction and the later COMMIT writes nothing (FACTS.md):
+    BEGIN is sent in one place only, the unit of work of core.db."""
+    offenders = [f"{p.relative_to(ROOT)}:{i}" for p in CORE_FILES for i, line in enumerate(p.read_text().splitlines(), 1)
+                 if re.search(r"execute\(\s*[\"']BEGIN", line) and p.parent.name != "db"]
+    assert offenders == []

@@ -2,10 +2,10 @@
 import re
 
 from core import access, recycle, settings
-from core.i18n import catalogue, translate
+from core.i18n import PLURAL_ONE, catalogue, translate
 from tests.conftest import ROOT
 
-SOURCES = [ROOT / "app.py", *(ROOT / "pages").rglob("*.py"), *(ROOT / "ui").rglob("*.py"), *(ROOT / "core").rglob("*.py")]
+SOURCES = [ROOT / "app.py", *(ROOT / "views").rglob("*.py"), *(ROOT / "ui").rglob("*.py"), *(ROOT / "core").rglob("*.py")]
 
 
 def used_keys() -> set[str]:
@@ -22,8 +22,23 @@ def used_keys() -> set[str]:
     return keys
 
 
+def plural_forms(texts: dict[str, str]) -> set[str]:
+    """The `KEY_one` singular forms (core.i18n): optional in a language without plurals."""
+    return {k for k in texts if k.endswith(PLURAL_ONE) and k[: -len(PLURAL_ONE)] in texts}
+
+
 def test_both_catalogues_have_the_same_keys():
-    assert set(catalogue("en")) == set(catalogue("zh"))
+    en, zh = catalogue("en"), catalogue("zh")
+    assert set(en) - plural_forms(en) == set(zh) - plural_forms(zh)
+
+
+def test_a_singular_form_belongs_to_a_message_with_a_count_in_both_catalogues():
+    en, zh = catalogue("en"), catalogue("zh")
+    for lang in (en, zh):
+        for k in plural_forms(lang):
+            base = k[: -len(PLURAL_ONE)]
+            assert base in en and base in zh and "{n}" in en[base], k
+    assert {k for k in en if k.endswith(PLURAL_ONE)} == plural_forms(en)
 
 
 def test_every_key_the_code_uses_is_in_both_catalogues():
@@ -39,7 +54,12 @@ def test_chinese_texts_are_chinese():
 
 def test_placeholders_match_between_languages():
     en, zh = catalogue("en"), catalogue("zh")
-    odd = [k for k in en if set(re.findall(r"{(\w+)}", en[k])) != set(re.findall(r"{(\w+)}", zh[k]))]
+    odd = [k for k in en if k in zh and set(re.findall(r"{(\w+)}", en[k])) != set(re.findall(r"{(\w+)}", zh[k]))]
+    assert odd == []
+    # a singular form takes the same parameters as its message
+    for texts in (en, zh):
+        odd += [k for k in plural_forms(texts)
+                if set(re.findall(r"{(\w+)}", texts[k])) != set(re.findall(r"{(\w+)}", en[k[: -len(PLURAL_ONE)]]))]
     assert odd == []
 
 

@@ -1,7 +1,7 @@
 """Admin: teams as a tree: add, rename, move, delete."""
 import streamlit as st
 
-from core import org
+from core import access, org
 from ui import errors
 from ui.i18n import t
 from ui.text import md
@@ -10,8 +10,15 @@ from ui.session import actor, con
 me, c = actor(), con()
 st.title(t("page.teams"))
 
-teams = org.teams(c)
+teams = None
+with errors.handled():
+    teams = org.teams(c, me)
+    in_scope = {a: org.teams(c, me, action=a)["id"].to_list() if access.can(c, me, "org", a) else []
+                for a in ("create", "edit")}
+if teams is None:
+    st.stop()
 names = dict(zip(teams["id"].to_list(), teams["path"].to_list()))
+top = {a: access.scope_of(c, me, "org", a) == "all" for a in ("create", "edit")}  # the top level needs scope all
 
 with st.container(border=True):
     for row in teams.iter_rows(named=True):
@@ -24,7 +31,8 @@ left, right = st.columns(2)
 with left.form("new_team", clear_on_submit=True):
     st.subheader(t("teams.new"))
     name = st.text_input(t("teams.name") + " *")
-    parent = st.selectbox(t("teams.parent"), [None, *names], format_func=lambda i: names.get(i, t("teams.top")))
+    parent = st.selectbox(t("teams.parent"), [None] * top["create"] + in_scope["create"],
+                          format_func=lambda i: names.get(i, t("teams.top")))
     region = st.text_input(t("teams.region"))
     pool = st.checkbox(t("teams.new_hire_pool"))
     if st.form_submit_button(t("action.create"), type="primary"):
@@ -34,9 +42,9 @@ with left.form("new_team", clear_on_submit=True):
 
 with right.form("edit_team"):
     st.subheader(t("teams.edit"))
-    team = st.selectbox(t("teams.team"), list(names), format_func=names.get)
+    team = st.selectbox(t("teams.team"), in_scope["edit"], format_func=names.get)
     new_name = st.text_input(t("teams.new_name"))
-    new_parent = st.selectbox(t("teams.move_under"), ["keep", None, *names],
+    new_parent = st.selectbox(t("teams.move_under"), ["keep"] + [None] * top["edit"] + in_scope["edit"],
                               format_func=lambda i: t("teams.keep") if i == "keep" else names.get(i, t("teams.top")))
     b1, b2 = st.columns(2)
     save = b1.form_submit_button(t("action.save"), type="primary")

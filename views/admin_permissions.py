@@ -12,7 +12,7 @@ st.title(t("page.permissions"))
 st.caption(t("perm.help"))
 
 role = st.selectbox(t("users.role"), access.ROLES, format_func=lambda r: t(f"role.{r}"), key="perm_role")
-cells = {(r["module"], r["action"]): r["scope"] for r in access.matrix(c) if r["role"] == role}
+cells = {(r["module"], r["action"]): r["scope"] for r in access.matrix(c, me) if r["role"] == role}
 scope_label = {s: t(f"scope.{s}") for s in access.SCOPES}
 label_scope = {v: k for k, v in scope_label.items()}
 grid = pl.DataFrame(

@@ -9,7 +9,7 @@ from ui.session import actor, con
 me, c = actor(), con()
 st.title(t("page.settings"))
 
-current = settings.all_settings(c)
+current = settings.all_settings(c, me)
 with st.form("settings"):
     values = {}
     for key, value in current.items():

@@ -1,0 +1,201 @@
+"""Customers: filter, sort and page through the customers the user may see; open one by its id (a link
+`?id=…` opens it too), edit what may be edited, see the rest read-only, add, delete to the bin."""
+import polars as pl
+import streamlit as st
+
+from core import access, customers, recycle, settings
+from core.analytics import kpis
+from core.errors import Conflict
+from ui import errors, fieldform, forms, tables
+from ui.cache import province_options
+from ui.i18n import names, t
+from ui.session import actor, con
+from ui.text import md
+
+me, c = actor(), con()
+st.title(t("page.customers"))
+forms.show_flash()
+
+stage_names, level_names = names(customers.stages(c)), names(customers.levels(c))
+labels = {"stage": stage_names.get, "level": level_names.get, "kind": lambda v: t(f"customer.kind_{v}"),
+          "gender": lambda v: t(f"customer.gender_{v}")}
+holds = me.role in ("admin", "manager", "sales")
+HOLDERS = ("all", "mine", "owned", "pool") if holds else ("all", "owned", "pool")
+DUES = ("any", "today", "overdue")
+state = st.session_state
+FILTER_KEYS = ("cust_q", "cust_holder", "cust_stage", "cust_level", "cust_province", "cust_due", "cust_sort",
+               "cust_desc", "cust_page")
+
+
+# ---------------------------------------------------------------- one customer
+def _close() -> None:
+    st.query_params.pop("id", None)
+    state["cust_nonce"] = state.get("cust_nonce", 0) + 1  # drops the table's selection too
+
+
+def _reload(cid: int) -> None:
+    state.pop(f"_cust_seen_{cid}", None)
+    state[f"_cust_form_{cid}"] = state.get(f"_cust_form_{cid}", 0) + 1
+
+
+def show_customer(cid) -> None:
+    detail = customers.get_customer(c, me, cid)
+    cid = detail["id"]
+    st.subheader(md(detail["name"]))
+    st.caption(t("customer.owned_by", owner=detail["owner_name"] or t("customers.in_pool"),
+                 team=detail["team_name"] or "—"))
+    defs = customers.FIELDS
+    if not customers.allowed(c, me, cid, "edit"):
+        st.caption(t("customer.read_only"))
+        fieldform.view(c, defs, detail, choice_labels=labels)
+        return
+    seen = state.get(f"_cust_seen_{cid}")
+    if seen is None:  # the version this form shows; kept until a save or a reload
+        seen = state[f"_cust_seen_{cid}"] = detail
+    if seen["updated_at"] != detail["updated_at"]:
+        st.warning(t("customer.changed_reload"))
+        st.button(t("action.reload"), key=f"cust_reload_{cid}", on_click=_reload, args=(cid,))
+    form_key = f"edit_{cid}_{state.get(f'_cust_form_{cid}', 0)}"
+    with st.form(form_key):
+        typed = fieldform.inputs(c, defs, seen, key=form_key, choice_labels=labels)
+        submitted = st.form_submit_button(t("action.save"), type="primary")
+    if submitted:
+        changed = fieldform.changes(c, defs, seen, typed)
+        if not changed:
+            st.info(t("action.nothing_changed"))
+        else:
+            try:
+                diff = customers.update_customer(c, me, cid, changed, seen=seen)
+            except Conflict as exc:
+                errors.show(exc)
+                st.button(t("action.reload"), key=f"cust_reload2_{cid}", on_click=_reload, args=(cid,))
+            except Exception as exc:  # noqa: BLE001 - shown in the user's language
+                errors.show(exc)
+            else:
+                _reload(cid)
+                forms.flash(t("action.saved", n=len([k for k in diff if k not in ("phone_norm", "won_at")])))
+                st.rerun()
+    if customers.allowed(c, me, cid, "delete"):
+        with st.popover(t("action.delete"), icon=":material/delete:"):
+            st.write(t("customer.delete_confirm", name=detail["name"]))
+            if st.button(t("action.delete_confirm"), key=f"cust_del_{cid}", type="primary"):
+                with errors.handled():
+                    recycle.delete(c, me, "customer", [cid])
+                    forms.flash(t("customer.deleted", name=detail["name"]))
+                    _close()
+                    st.rerun()
+
+
+def _step(delta: int) -> None:
+    state["cust_page"] = max(1, int(state.get("cust_page", 1)) + delta)
+
+
+def list_view() -> None:
+    """The filtered, sorted, paged list; picking a row opens that customer's page."""
+    forms.keep(FILTER_KEYS)
+    # a followed link (?holder=…&due=…&q=…) sets the filters
+    link = {k: st.query_params.get(k) for k in ("holder", "due", "q")}
+    if state.get("_cust_link") != link:
+        state["_cust_link"] = link
+        state["cust_holder"] = link["holder"] if link["holder"] in HOLDERS else "all"
+        state["cust_due"] = link["due"] if link["due"] in DUES else "any"
+        state["cust_q"] = (link["q"] or "")[:200]
+
+    with st.container(border=True):
+        f1, f2 = st.columns([3, 4])
+        q = f1.text_input(t("customers.search"), placeholder=t("customers.search_hint"), key="cust_q", max_chars=200)
+        holder = f2.segmented_control(t("customers.holder"), HOLDERS, format_func=lambda v: t(f"customers.holder_{v}"),
+                                      key="cust_holder") or "all"
+        f3, f4, f5, f6 = st.columns(4)
+        stage = f3.multiselect(t("customer.stage"), list(stage_names), format_func=stage_names.get, key="cust_stage",
+                               placeholder=t("list.choose"))
+        level = f4.multiselect(t("customer.level"), list(level_names), format_func=level_names.get, key="cust_level",
+                               placeholder=t("list.choose"))
+        province = f5.multiselect(t("customer.province"), province_options(c, me), key="cust_province",
+                                  placeholder=t("list.choose"))
+        due = f6.selectbox(t("customers.due"), DUES, format_func=lambda v: t(f"customers.due_{v}"), key="cust_due")
+        s1, s2, _ = st.columns([2, 2, 3], vertical_alignment="bottom")
+        sort = s1.selectbox(t("customers.sort"), customers.SORTS, format_func=lambda v: t(f"customers.sort_{v}"),
+                            key="cust_sort")
+        desc = s2.toggle(t("customers.descending"), value=True, key="cust_desc")
+
+    filters = {"q": q, "stage": stage, "level": level, "province": province, "holder": holder}
+    if due != "any":  # the same window as the My day cards, so the list and the number agree
+        low, filters["followup_due_by"] = kpis.followup_window(c, me, due)
+        if low is not None:
+            filters["followup_from"] = low
+    page_size = settings.get(c, "lists.page_size")
+    signature = (q, tuple(stage), tuple(level), tuple(province), holder, due, sort, desc)
+    if state.get("_cust_sig") != signature:  # a new filter starts at the first page
+        state["_cust_sig"] = signature
+        state["cust_page"] = 1
+
+    picked = None
+    with errors.handled():
+        page = int(state.get("cust_page", 1))
+        df, total = customers.list_customers(c, me, filters, sort=sort, desc=desc, page=page - 1, page_size=page_size)
+        pages = max(1, -(-total // page_size))
+        if page > pages:  # the list shrank under the user (a filter, a write): show its last page
+            state["cust_page"] = page = pages
+            df, total = customers.list_customers(c, me, filters, sort=sort, desc=desc, page=page - 1,
+                                                 page_size=page_size)
+        st.caption(t("customers.count", n=f"{total:,}", page=f"{page:,}", pages=f"{pages:,}"))
+        shown = df.with_columns(
+            pl.col("stage").replace_strict(stage_names, default=pl.col("stage")),
+            pl.col("level").replace_strict(level_names, default=pl.col("level")),
+            pl.when(pl.col("in_pool")).then(pl.lit(t("customers.in_pool"))).otherwise(pl.col("owner_name"))
+            .alias("owner_name"),
+        )
+        picked = tables.select_one(
+            shown,
+            {"name": "customer.name", "phone": "customer.phone", "stage": "customer.stage", "level": "customer.level",
+             "province": "customer.province", "city": "customer.city", "owner_name": "customer.owner",
+             "team_name": "customer.team", "last_activity_at": "customer.last_activity_at",
+             "next_followup_at": "customer.next_followup_at", "updated_at": "customer.updated_at"},
+            key=f"cust_table_{state.get('cust_nonce', 0)}",
+        )
+        if total == 0:
+            st.info(t("customers.none"))
+        n1, n2, n3, _ = st.columns([1, 2, 1, 5], vertical_alignment="bottom")
+        n1.button(t("list.previous"), disabled=page <= 1, key="cust_prev", on_click=_step, args=(-1,))
+        n2.number_input(t("list.page_of", pages=f"{pages:,}"), min_value=1, max_value=pages, step=1, key="cust_page")
+        n3.button(t("list.next"), disabled=page >= pages, key="cust_next", on_click=_step, args=(1,))
+    forms.remember(FILTER_KEYS)
+    if picked is not None:  # the picked record opens on its own page (a link: ?id=…)
+        st.query_params["id"] = str(picked)
+        st.rerun()
+
+
+def new_customer() -> None:
+    # ---------------------------------------------------------------- new customer
+    if access.can(c, me, "customers", "create"):
+        with st.expander(t("customers.new")):
+            new_key = f"new_customer_{state.get('cust_new_nonce', 0)}"
+            with st.form(new_key):
+                main = [n for n, f in customers.FIELDS.items() if f.tier != "extra" and n not in ("stage",)]
+                typed = fieldform.inputs(c, customers.FIELDS, {"kind": "company"}, key=new_key, names=main,
+                                         choice_labels=labels)
+                created = st.form_submit_button(t("action.create"), type="primary")
+            if created:
+                values = fieldform.changes(c, customers.FIELDS, {}, typed)
+                if not forms.first_submit("new_customer", values):
+                    st.info(t("action.already_done"))
+                else:
+                    with errors.handled():
+                        new_id = customers.create_customer(c, me, values)
+                        forms.remember_submit("new_customer", values)
+                        state["cust_new_nonce"] = state.get("cust_new_nonce", 0) + 1
+                        forms.flash(t("customers.created", name=values.get("name", "")))
+                        st.query_params["id"] = str(new_id)
+                        st.rerun()
+
+
+open_id = st.query_params.get("id")
+if open_id:
+    st.button(t("customers.back_to_list"), icon=":material/arrow_back:", key="cust_back", on_click=_close)
+    with st.container(border=True):
+        with errors.handled():
+            show_customer(open_id)
+else:
+    list_view()
+    new_customer()

@@ -1,0 +1,109 @@
+"""My day: the real counts the user may see, each card opening the list behind it, and the follow-ups due."""
+import polars as pl
+import streamlit as st
+
+from core import access, clock, customers
+from core.analytics import kpis
+from ui import errors, tables
+from ui.i18n import names, t
+from ui.session import actor, con
+
+CUSTOMERS_PAGE = "views/customers.py"
+PER_ROW = 4
+
+me, c = actor(), con()
+st.title(t("home.title", name=me.name))
+st.caption(t("home.subtitle", date=clock.local_today(c, me.now).isoformat()))
+
+
+def scope_help(module: str) -> str:
+    """What a figure counts over: the viewer's scope of the module, in words."""
+    return t("home.scope_help", scope=t(f"scope.{access.scope_of(c, me, module, 'view')}"))
+
+
+def codes(df: pl.DataFrame, column: str, prefix: str) -> pl.DataFrame:
+    """Replace the codes of a column (status, priority...) by their names in the user's language."""
+    if column not in df.columns or df.is_empty():
+        return df
+    found = {v: t(f"{prefix}_{v}") for v in df[column].drop_nulls().unique().to_list()}
+    return df.with_columns(pl.col(column).replace_strict(found, default=pl.col(column)))
+
+
+ROW_TABLES = {  # card -> (columns shown, code columns)
+    "open_leads": ({"name": "lead.name", "company": "lead.company", "phone": "lead.phone", "status": "lead.status",
+                    "owner_name": "lead.owner", "created_at": "lead.created_at",
+                    "next_followup_at": "lead.next_followup_at"}, {"status": "lead.status"}),
+    "open_tickets": ({"ticket_no": "ticket.no", "subject": "ticket.subject", "customer_name": "ticket.customer",
+                      "priority": "ticket.priority", "status": "ticket.status", "assignee_name": "ticket.assignee",
+                      "opened_at": "ticket.opened_at", "resolution_due": "ticket.resolution_due"},
+                     {"status": "ticket.status", "priority": "ticket.priority"}),
+    "tasks_due": ({"title": "task.title", "kind": "task.kind", "due_at": "task.due_at",
+                   "customer_name": "task.customer"}, {"kind": "task.kind"}),
+}
+ROW_TABLES["new_leads"] = ROW_TABLES["open_leads"]
+ROW_TABLES["tickets_due"] = ROW_TABLES["tickets_overdue"] = ROW_TABLES["open_tickets"]
+
+with errors.handled():
+    figures = kpis.my_day(c, me)
+    n = {k: f"{v:,}" for k, v in figures.items() if isinstance(v, int)}
+    # (figure, label, help, links: (label, query parameters of the customers page))
+    cards = []
+    if figures["open_leads"] is not None:
+        cards.append(("open_leads", t("home.open_leads"), scope_help("leads"), []))
+    if figures["new_leads"] is not None:
+        cards.append(("new_leads", t("home.new_leads"), scope_help("leads"), []))
+    if figures["customers"] is not None:
+        scope = figures["customers_scope"]
+        cards.append(("customers", t(f"home.customers_{scope}"), scope_help("customers"), [
+            (t("home.open_list"), {"holder": "all" if scope == "all" else "owned"}),
+            (t("home.pool_link", n=n["pool"]), {"holder": "pool"}),
+        ]))
+        cards.append(("followups_due", t("home.followups_due"), scope_help("customers"), [
+            (t("home.open_list"), {"holder": "owned", "due": "today"}),
+            (t("home.overdue_link", n=n["followups_overdue"]), {"holder": "owned", "due": "overdue"}),
+        ]))
+    if figures["open_tickets"] is not None:
+        cards.append(("open_tickets", t("home.open_tickets"), scope_help("tickets"), []))
+    if figures["tickets_due"] is not None:
+        cards.append(("tickets_due", t("home.tickets_due"), scope_help("tickets"), []))
+    if figures["tasks_due"] is not None:
+        cards.append(("tasks_due", t("home.tasks_due"), t("home.tasks_help"), []))
+
+    for first in range(0, len(cards), PER_ROW):
+        cols = st.columns(min(PER_ROW, len(cards)))
+        for col, (key, label, help_text, links) in zip(cols, cards[first:first + PER_ROW]):
+            with col.container(border=True):
+                st.metric(label, n[key], help=help_text)
+                for link_label, params in links:
+                    st.page_link(CUSTOMERS_PAGE, label=link_label, query_params=params, icon=":material/list:")
+                if key == "tickets_due":
+                    st.caption(t("home.overdue_link", n=n["tickets_overdue"]))
+                elif key in kpis.ROW_CARDS and figures[key]:
+                    st.caption(t("home.rows_below"))
+
+    # the rows behind the figures that have no list page of their own: scoped like the count
+    labels = {key: label for key, label, _h, _l in cards}
+    labels["tickets_overdue"] = t("home.tickets_overdue")
+    for key in kpis.ROW_CARDS:
+        if key not in labels or not figures.get(key):
+            continue
+        with st.expander(t("home.rows_title", label=labels[key], n=n[key])):
+            rows = kpis.card_rows(c, me, key)
+            columns, coded = ROW_TABLES[key]
+            for column, prefix in coded.items():
+                rows = codes(rows, column, prefix)
+            tables.show(rows, columns, key=f"rows_{key}")
+            if rows.height < figures[key]:
+                st.caption(t("home.rows_more", shown=f"{rows.height:,}", n=n[key]))
+
+    if figures["customers"] is not None:
+        st.subheader(t("home.followups"))
+        stage_names = names(customers.stages(c))
+        due = kpis.followups_due(c, me).with_columns(
+            pl.col("stage").replace_strict(stage_names, default=pl.col("stage")))
+        if due.is_empty():
+            st.info(t("home.no_followups"))
+        else:
+            tables.show(due, {"name": "customer.name", "phone": "customer.phone", "stage": "customer.stage",
+                              "next_followup_at": "customer.next_followup_at", "owner_name": "customer.owner"},
+                        key="followups")
