@@ -6,6 +6,8 @@
     python -m core demo --scale L        a fresh database with the demo company at scale XS|S|M|L or N customers
     python -m core backup [--to FILE]    a consistent copy of the database
     python -m core restore FILE          bring a backup back (the current file is kept beside it)
+    python -m core handover --from USER --to USER [--dry-run]
+                                         hand over everything a user holds (离职交接) and print the counts
 """
 from __future__ import annotations
 
@@ -145,6 +147,44 @@ def cmd_restore(args) -> int:
     return 0
 
 
+def cmd_handover(args) -> int:
+    """Everything one user holds to another (离职交接), as the system administrator."""
+    import dataclasses
+
+    from core import handover
+    from core.context import SYSTEM
+
+    path = Path(args.path or config.db_path())
+    if not path.exists():
+        print(f"{path} does not exist.", file=sys.stderr)
+        return 2
+    con = db.connect(path)
+    try:
+        setup.prepare(con)
+        ids = {}
+        for side, username in (("from", args.from_user), ("to", args.to_user)):
+            ids[side] = db.scalar(con, "SELECT id FROM users WHERE username = ? AND deleted_at IS NULL",
+                                  [username.strip().lower()])
+            if ids[side] is None:
+                print(f"{username}: {translate('en', 'org.user_not_found')}", file=sys.stderr)
+                return 2
+        actor = dataclasses.replace(SYSTEM, now=utcnow())
+        if args.dry_run:
+            counts = handover.preview(con, actor, ids["from"], ids["to"])
+            print(f"would hand over from {args.from_user} to {args.to_user} (dry run, nothing changed):")
+        else:
+            counts = handover.handover(con, actor, ids["from"], ids["to"])
+            print(f"handed over from {args.from_user} to {args.to_user}:")
+        for table, n in counts.items():
+            print(f"  {table:<12}{n:>10,}")
+        return 0
+    except CRMError as exc:
+        print(translate("en", exc.key, **exc.params), file=sys.stderr)
+        return 2
+    finally:
+        con.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -164,6 +204,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("restore", help="bring a backup back")
     p.add_argument("file")
     p.set_defaults(fn=cmd_restore)
+    p = sub.add_parser("handover", help="hand over everything a user holds to another user")
+    p.add_argument("--from", dest="from_user", required=True, help="username of the user who leaves")
+    p.add_argument("--to", dest="to_user", required=True, help="username of the user who takes over")
+    p.add_argument("--dry-run", action="store_true", help="only print what would move")
+    p.set_defaults(fn=cmd_handover)
     args = parser.parse_args(argv)
     if getattr(args, "scale", None) and str(args.scale).isdigit():
         args.scale = int(args.scale)

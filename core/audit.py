@@ -67,7 +67,8 @@ FILTERABLE = ("user_id", "entity", "action", "entity_id")
 
 # ---------------------------------------------------------------- labels of what the log holds
 # every action and entity the services write (catalogue keys audit.action_<a>, entity.<e>)
-ACTIONS = ("create", "update", "delete", "restore", "purge", "lock", "logout", "reset_password")
+ACTIONS = ("create", "update", "delete", "restore", "purge", "lock", "logout", "reset_password",
+           "merge", "unmerge", "handover")
 ENTITIES = ("customer", "lead", "contact", "activity", "deal", "order", "task", "ticket", "user", "team",
             "setting", "permission")
 # field -> label key, per entity, where the field's name is not `<entity>.<field>` of the catalogue

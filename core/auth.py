@@ -17,7 +17,7 @@ import bcrypt
 import duckdb
 import jwt
 
-from core import audit, db, settings
+from core import audit, clock, db, settings
 from core.context import Actor, utcnow
 from core.errors import AuthError, NotFound, ValidationError
 from core.i18n import translate
@@ -45,6 +45,12 @@ def verify_password(password: str, hashed: str) -> bool:
 
 def check_password_policy(con: duckdb.DuckDBPyConnection, password: str, username: str = "") -> None:
     minimum = settings.get(con, "auth.min_password_length")
+    if not isinstance(password, str):
+        raise ValidationError("auth.password_too_short", min=minimum)
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("auth.password_letters_digits") from None
     if password != password.strip():  # the login form strips what is typed: such a password could never log in
         raise ValidationError("auth.password_spaces")
     if len(password) < minimum:
@@ -185,7 +191,7 @@ def _mail_lockout(con: duckdb.DuckDBPyConnection, user: dict, username: str, fai
         return
     lang = user.get("language") or "en"
     params = {"name": user["name"], "username": username, "attempts": failures,
-              "until": until.strftime("%Y-%m-%d %H:%M") + " UTC"}
+              "until": clock.fmt(con, until) + f" ({clock.zone(con).key})"}
     con.execute(
         "INSERT INTO outbox (id, to_addr, subject, body, status, created_at) VALUES (?, ?, ?, ?, 'queued', ?)",
         [db.next_id(con, "outbox"), user["email"], translate(lang, "auth.locked_mail_subject", **params),
@@ -198,6 +204,19 @@ def _dummy_hash(cost: int) -> str:
     """A hash of a password nobody types, at the given cost: checked for unknown users, so that they
     take as long to refuse as a known user with a wrong password."""
     return bcrypt.hashpw(b"\x00no such user\x00", bcrypt.gensalt(rounds=cost)).decode()
+
+
+def _cost_of(hashed: str) -> int | None:
+    try:
+        return int(hashed.split("$")[2])
+    except (IndexError, ValueError, AttributeError):
+        return None
+
+
+def _rehash(con: duckdb.DuckDBPyConnection, username: str, password: str) -> None:
+    """Store a hash at the current cost: every account then answers a login in the same time."""
+    hashed = hash_password(password)
+    db.write(con, lambda: con.execute("UPDATE users SET password_hash = ? WHERE username = ?", [hashed, username]))
 
 
 def _usual_cost(con: duckdb.DuckDBPyConnection) -> int:
@@ -231,6 +250,8 @@ def login(con: duckdb.DuckDBPyConnection, username: str, password: str, now: dt.
         ok = matches and user["active"] and user["deleted_at"] is None and not locked
     if ok:
         record_success(con, username, now)
+        if _cost_of(user["password_hash"]) != BCRYPT_ROUNDS:  # old hashes move to the current cost
+            _rehash(con, username, password)
     else:
         record_failure(con, username, now)
     return ok

@@ -7,13 +7,14 @@ record changed since is a Conflict, never a silent overwrite.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import unicodedata
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from core import access, audit, db, fields
+from core import access, audit, db, dedup, fields, listing, options, records
 from core.context import Actor
 from core.errors import Conflict, DuplicateError, NotFound, ValidationError
 from core.fields import Field
@@ -43,7 +44,7 @@ FIELDS: dict[str, Field] = {f.name: f for f in (
     Field("district", "text", "customer.district", max_len=50, tier="extra"),
     Field("address", "text", "customer.address", max_len=300, tier="extra"),
     Field("postal_code", "text", "customer.postal_code", max_len=20, tier="extra"),
-    Field("source", "text", "customer.source", max_len=100),
+    Field("source", "choice", "customer.source", options_from=lambda con: options.codes(con, "source")),
     Field("stage", "choice", "customer.stage", options_from=_stage_codes, nullable=False),
     Field("level", "choice", "customer.level", options_from=_level_codes),
     Field("employees", "int", "customer.employees", min=0, max=10_000_000, tier="extra"),
@@ -51,28 +52,25 @@ FIELDS: dict[str, Field] = {f.name: f for f in (
     Field("year_established", "int", "customer.year_established", min=1800, max=2100, tier="extra"),
     Field("next_followup_at", "datetime", "customer.next_followup_at"),
 )}
-SORTS = ("updated_at", "created_at", "name", "stage", "level", "province", "last_activity_at",
-         "next_followup_at", "owner_name")
-LIST_COLUMNS = (
-    "c.id, c.name, c.kind, c.phone, c.email, c.stage, c.level, c.province, c.city, c.industry, c.source, "
-    "c.owner_id, o.name AS owner_name, c.team_id, t.name AS team_name, (c.owner_id IS NULL) AS in_pool, "
-    "c.last_activity_at, c.next_followup_at, c.created_at, c.updated_at"
+LIST = listing.ListSpec(
+    module="customers", table="customers",
+    columns="x.id, x.name, x.kind, x.phone, x.email, x.stage, x.level, x.province, x.city, x.industry, x.source, "
+            "x.owner_id, o.name AS owner_name, x.team_id, t.name AS team_name, (x.owner_id IS NULL) AS in_pool, "
+            "x.last_activity_at, x.next_followup_at, x.created_at, x.updated_at",
+    joins="LEFT JOIN users o ON o.id = x.owner_id LEFT JOIN teams t ON t.id = x.team_id",
+    sorts={**{s: (f"x.{s}", "") for s in ("updated_at", "created_at", "name", "stage", "level", "province",
+                                           "last_activity_at", "next_followup_at")},
+           "owner_name": ("o.name", "LEFT JOIN users o ON o.id = x.owner_id")},
 )
-MAX_PAGE = 1_000_000
+SORTS = tuple(LIST.sorts)
 _FILTER_KEYS = {"q", "stage", "level", "province", "source", "industry", "kind", "owner_id", "team_id", "in_pool",
                 "followup_due_by", "followup_from", "created_from", "created_to", "holder", "mine"}
 
 
 # ---------------------------------------------------------------------------------------- reading
 def record_id(value: Any) -> int:
-    """A record id from a link, a form or a caller; anything else is NotFound (nothing to leak)."""
-    if isinstance(value, bool):
-        raise NotFound("customer.not_found")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 19:
-        return int(value.strip())
-    raise NotFound("customer.not_found")
+    """A customer id from a link, a form or a caller; anything else is NotFound."""
+    return records.record_id(value, "customer.not_found")
 
 
 def _moment(value: Any, label: str) -> dt.datetime:
@@ -92,7 +90,7 @@ def _values(value: Any, label: str) -> list[str]:
     items = list(value) if isinstance(value, (list, tuple, set)) else [value]
     if len(items) > 1000 or not all(isinstance(v, str) and len(v) <= 200 for v in items):
         raise ValidationError("field.bad_choice", field=label, value=fields.short(value))
-    return items
+    return [fields.search_text(v) for v in items]
 
 
 def _filters(filters: Any, actor: Actor) -> tuple[list[str], list]:
@@ -104,15 +102,13 @@ def _filters(filters: Any, actor: Actor) -> tuple[list[str], list]:
     clauses, args = [], []
     q = filters.get("q")
     if q not in (None, ""):
-        if not isinstance(q, str) or len(q) > 200:
-            raise ValidationError("list.bad_search")
-        q = q.strip()
+        q = fields.search_text(q)
         digits = "".join(ch for ch in unicodedata.normalize("NFKC", q) if ch.isdigit())
         if q:
-            cond = "(c.name ILIKE ? OR c.email ILIKE ?"
+            cond = "(x.name ILIKE ? OR x.email ILIKE ?"
             args += [f"%{q}%", f"%{q}%"]
             if len(digits) >= 4:
-                cond += " OR c.phone_norm LIKE ?"
+                cond += " OR x.phone_norm LIKE ?"
                 args.append(f"%{digits}%")
             clauses.append(cond + ")")
     for col in ("stage", "level", "province", "source", "industry", "kind"):
@@ -120,14 +116,14 @@ def _filters(filters: Any, actor: Actor) -> tuple[list[str], list]:
         if value in (None, "", [], ()):
             continue
         items = _values(value, f"customer.{col}")
-        clauses.append(f"c.{col} IN ({', '.join('?' for _ in items)})")
+        clauses.append(f"x.{col} IN ({', '.join('?' for _ in items)})")
         args += items
     for col in ("owner_id", "team_id"):
         value = filters.get(col)
         if value is not None:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValidationError("list.bad_filter")
-            clauses.append(f"c.{col} = ?")
+            clauses.append(f"x.{col} = ?")
             args.append(value)
     holder = filters.get("holder")
     in_pool = filters.get("in_pool")
@@ -135,48 +131,28 @@ def _filters(filters: Any, actor: Actor) -> tuple[list[str], list]:
         if holder not in ("mine", "team", "owned", "pool"):
             raise ValidationError("list.bad_filter")
         if holder == "mine":
-            clauses.append("c.owner_id = ?")
+            clauses.append("x.owner_id = ?")
             args.append(actor.id)
         elif holder == "team":
-            clauses.append("c.owner_id IS NOT NULL")
+            clauses.append("x.owner_id IS NOT NULL")
         in_pool = {"owned": False, "pool": True}.get(holder, in_pool)
     if in_pool is True:
-        clauses.append("c.owner_id IS NULL")
+        clauses.append("x.owner_id IS NULL")
     elif in_pool is False:
-        clauses.append("c.owner_id IS NOT NULL")
+        clauses.append("x.owner_id IS NOT NULL")
     if filters.get("followup_from"):
-        clauses.append("c.next_followup_at >= ?")
+        clauses.append("x.next_followup_at >= ?")
         args.append(_moment(filters["followup_from"], "customer.next_followup_at"))
     if filters.get("followup_due_by"):
-        clauses.append("c.owner_id IS NOT NULL AND c.next_followup_at < ?")
+        clauses.append("x.owner_id IS NOT NULL AND x.next_followup_at < ?")
         args.append(_moment(filters["followup_due_by"], "customer.next_followup_at"))
     if filters.get("created_from"):
-        clauses.append("c.created_at >= ?")
+        clauses.append("x.created_at >= ?")
         args.append(_moment(filters["created_from"], "customer.created_at"))
     if filters.get("created_to"):
-        clauses.append("c.created_at < ?")
+        clauses.append("x.created_at < ?")
         args.append(_moment(filters["created_to"], "customer.created_at"))
     return clauses, args
-
-
-def _page_args(page: Any, page_size: Any) -> tuple[int, int]:
-    if isinstance(page, bool) or not isinstance(page, int) or not 0 <= page <= MAX_PAGE:
-        raise ValidationError("list.bad_page", max=f"{MAX_PAGE:,}")
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 500:
-        raise ValidationError("list.bad_page_size", max=500)
-    return page, page_size
-
-
-def _visible(con, actor: Actor, filters: Any, sort_expr: str, join: str = "") -> tuple[str, list]:
-    """The visible (id, sort key) pairs as disjoint UNION ALL branches, each a plain AND that DuckDB
-    pushes whole into the scan of customers."""
-    extra, args = _filters(filters, actor)
-    parts, params = [], []
-    for branch, bparams in access.branches(con, actor, "customers", "view", "c"):
-        cond = " AND ".join(["c.deleted_at IS NULL", branch] + extra)
-        parts.append(f"SELECT c.id, {sort_expr} AS k FROM customers c {join} WHERE {cond}")
-        params += bparams + args
-    return " UNION ALL ".join(parts), params
 
 
 def list_customers(
@@ -188,64 +164,31 @@ def list_customers(
     page: int = 0,
     page_size: int = 50,
 ) -> tuple[pl.DataFrame, int]:
-    """One page of the customers the actor may see, and how many there are in all.
-
-    The visible (id, sort key) pairs are gathered once; the count and the page's ids come from them in
-    one statement, and only the page's rows are read in full and joined to owners and teams."""
-    if sort not in SORTS:
-        raise ValidationError("list.bad_sort")
-    page, page_size = _page_args(page, page_size)
-    join = "LEFT JOIN users o ON o.id = c.owner_id" if sort == "owner_name" else ""
-    sort_expr = "o.name" if sort == "owner_name" else f"c.{sort}"
-    direction = "DESC" if desc else "ASC"
-    visible, params = _visible(con, actor, filters, sort_expr, join)
-    total, ids = con.execute(
-        f"WITH v AS MATERIALIZED ({visible}) "  # sql-ok: fixed columns, bound values
-        f"SELECT (SELECT count(*) FROM v), (SELECT coalesce(list(id), []) FROM (SELECT id FROM v "
-        f"ORDER BY k {direction} NULLS LAST, id DESC LIMIT ? OFFSET ?))",
-        params + [page_size, page * page_size],
-    ).fetchall()[0]
-    df = db.frame(
-        con,
-        f"SELECT {LIST_COLUMNS} FROM (SELECT unnest(?) AS id, generate_subscripts(?, 1) AS pos) p "
-        f"JOIN customers c ON c.id = p.id LEFT JOIN users o ON o.id = c.owner_id "
-        f"LEFT JOIN teams t ON t.id = c.team_id ORDER BY p.pos",
-        [ids, ids],
-    )
-    return df, total
+    """One page of the customers the actor may see, and how many there are in all (core.listing)."""
+    where, args = _filters(filters, actor)
+    return listing.fetch_page(con, actor, LIST, where, args, sort, desc, page, page_size)
 
 
 def count_customers(con: duckdb.DuckDBPyConnection, actor: Actor, filters: dict[str, Any] | None = None) -> int:
-    visible, params = _visible(con, actor, filters, "NULL")
-    return db.scalar(con, f"SELECT count(*) FROM ({visible})", params)  # sql-ok: bound values
+    where, args = _filters(filters, actor)
+    return listing.count(con, actor, LIST, where, args)
+
+
+SPEC = records.Spec(entity="customer", obj="customer", table="customers", module="customers",
+                    not_found="customer.not_found")
 
 
 def get_customer(con: duckdb.DuckDBPyConnection, actor: Actor, customer_id: Any, action: str = "view") -> dict:
-    """One customer the actor may `action`; NotFound when it is not theirs to see (no leak of existence)."""
-    customer_id = record_id(customer_id)
-    where, params = access.predicate(con, actor, "customers", action, "c")
-    found = db.one(
-        con,
-        f"SELECT c.*, o.name AS owner_name, t.name AS team_name FROM customers c "
-        f"LEFT JOIN users o ON o.id = c.owner_id LEFT JOIN teams t ON t.id = c.team_id "
-        f"WHERE c.id = ? AND c.deleted_at IS NULL AND {where}",
-        [customer_id] + params,
-    )
-    if found is None:
-        raise NotFound("customer.not_found")
-    return found
+    """One customer the actor may `action`, as the actor's role may read it (custom fields unpacked,
+    fields the role may not see left out); NotFound when it is not theirs to see (no leak of existence)."""
+    row = records.load(con, actor, SPEC, customer_id, action)
+    return fields.mask(fields.definitions(con, "customer"), actor.role, row)
 
 
 def allowed(con: duckdb.DuckDBPyConnection, actor: Actor, customer_id: Any, action: str) -> bool:
     """Whether the actor may `action` (edit, delete...) this customer: the page shows a form or a
     read-only view, a delete button or none."""
-    if not access.can(con, actor, "customers", action):
-        return False
-    try:
-        get_customer(con, actor, customer_id, action)
-    except NotFound:
-        return False
-    return True
+    return records.allowed(con, actor, SPEC, customer_id, action)
 
 
 # ---------------------------------------------------------------------------------------- phones
@@ -291,13 +234,16 @@ def release_phone(con, phone_norm: str | None, entity: str, entity_id: int) -> N
 
 # ---------------------------------------------------------------------------------------- writing
 def create_customer(con: duckdb.DuckDBPyConnection, actor: Actor, values: dict[str, Any],
-                    owner_id: int | None | str = "me", team_id: int | None = None) -> int:
+                    owner_id: int | None | str = "me", team_id: int | None = None, confirmed: bool = False,
+                    exclude=None) -> int:
     """A new customer; the phone must be valid and not held by another customer, lead or contact.
+    The duplicate guard (core.dedup) runs first: DuplicateError for a match its rules block, or warn
+    about unless `confirmed` (the user's "save anyway"); `exclude`: ("lead", id) when converting it.
 
     A rep's new customer is the rep's own, or sits in the rep's team pool. Giving it to someone else or
     to another team's pool needs the `assign` scope over that team (core.access.check_holder)."""
     access.require(con, actor, "customers", "create")
-    clean = fields.clean(con, FIELDS, values, creating=True)
+    _defs, own, custom = records.prepare(con, actor, SPEC, values, creating=True)
     if owner_id == "me":
         owner_id = actor.id
     if owner_id is not None and (isinstance(owner_id, bool) or not isinstance(owner_id, int)):
@@ -308,26 +254,25 @@ def create_customer(con: duckdb.DuckDBPyConnection, actor: Actor, values: dict[s
     def work():
         owner, team = access.check_holder(con, actor, "customers", owner_id, team_id)
         customer_id = db.next_id(con, "customers")
-        claim_phone(con, clean.get("phone_norm"), "customer", customer_id)
-        cols = {**clean, "id": customer_id, "stage": clean.get("stage") or "raw",
-                "kind": clean.get("kind") or "company", "owner_id": owner, "team_id": team,
-                "assigned_at": actor.now if owner else None, "pool_since": None if owner else actor.now,
-                "won_at": actor.now if clean.get("stage") in ("won", "upgrade") else None,
-                "created_by": actor.id, "created_at": actor.now, "updated_at": actor.now}
-        names = list(cols)
-        con.execute(
-            f"INSERT INTO customers ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",  # sql-ok: fixed keys
-            [cols[n] for n in names],
-        )
+        dedup.check_new(con, actor, "customer", customer_id, {**own, "kind": own.get("kind") or "company"}, confirmed,
+                        exclude)
+        claim_phone(con, own.get("phone_norm"), "customer", customer_id)
+        records.insert(con, "customers", {
+            **own, "id": customer_id, "stage": own.get("stage") or "raw", "kind": own.get("kind") or "company",
+            "owner_id": owner, "team_id": team, "assigned_at": actor.now if owner else None,
+            "pool_since": None if owner else actor.now,
+            "won_at": actor.now if own.get("stage") in ("won", "upgrade") else None,
+            "custom": json.dumps(custom, ensure_ascii=False) if custom else None,
+            "created_by": actor.id, "created_at": actor.now, "updated_at": actor.now})
         audit.record(con, actor, "create", "customer", customer_id,
-                     {k: (None, v) for k, v in clean.items() if v is not None and k != "phone_norm"})
+                     {k: (None, v) for k, v in {**own, **custom}.items() if v is not None and k != "phone_norm"})
         return customer_id
 
     return db.write(con, work)
 
 
 def update_customer(con: duckdb.DuckDBPyConnection, actor: Actor, customer_id: Any, changes: dict[str, Any],
-                    seen: dict | None = None) -> dict:
+                    seen: dict | None = None, confirmed: bool = False) -> dict:
     """Edit fields of a customer the actor may edit; every changed field goes to the audit log.
 
     `seen` is the record as the user saw it (from get_customer): when the record changed since, the
@@ -335,33 +280,21 @@ def update_customer(con: duckdb.DuckDBPyConnection, actor: Actor, customer_id: A
     others saved is overwritten. Only the fields in `changes` are written, and only where they differ."""
     access.require(con, actor, "customers", "edit")
     customer_id = record_id(customer_id)
-    clean = fields.clean(con, FIELDS, changes, creating=False)
-    if seen is not None and not isinstance(seen, dict):
-        raise ValidationError("field.bad_values")
+    defs, own, custom = records.prepare(con, actor, SPEC, changes, creating=False)
 
     def work():
-        old = get_customer(con, actor, customer_id, "edit")
-        if seen is not None and seen.get("updated_at") != old["updated_at"]:
-            changed = [FIELDS[k].label for k in FIELDS if k in seen and seen[k] != old.get(k)]
-            who = db.scalar(
-                con, "SELECT u.name FROM audit_log a LEFT JOIN users u ON u.id = a.user_id WHERE a.entity = "
-                "'customer' AND a.entity_id = ? ORDER BY a.id DESC LIMIT 1", [customer_id])
-            raise Conflict("customer.changed_since", fields=changed or ["customer.updated_at"], by=who or "—")
-        diff = {k: (old.get(k), v) for k, v in clean.items() if k in old and old.get(k) != v}
+        old = records.load(con, actor, SPEC, customer_id, "edit")
+        records.refuse_stale(con, SPEC, defs, old, seen, actor.role)
+        diff, new_custom = records.changes(old, own, custom)
         if not diff:
             return {}
+        dedup.check_edit(con, actor, "customer", customer_id, old, {k: v for k, (_o, v) in diff.items()}, confirmed)
         if "phone_norm" in diff:
             release_phone(con, old.get("phone_norm"), "customer", customer_id)
             claim_phone(con, diff["phone_norm"][1], "customer", customer_id)
         if "stage" in diff and diff["stage"][1] in ("won", "upgrade") and not old.get("won_at"):
             diff["won_at"] = (None, actor.now)
-        # the version only moves forward, even when two writers share a clock tick
-        version = max(actor.now, old["updated_at"] + dt.timedelta(microseconds=1))
-        sets = ", ".join(f"{k} = ?" for k in diff)  # keys from FIELDS only
-        con.execute(f"UPDATE customers SET {sets}, updated_at = ? WHERE id = ?",  # sql-ok: fixed keys
-                    [v for _o, v in diff.values()] + [version, customer_id])
-        audit.record(con, actor, "update", "customer", customer_id,
-                     {k: v for k, v in diff.items() if k != "phone_norm"})
+        records.write_changes(con, actor, SPEC, old, diff, new_custom, set(old) - {"custom"})
         return diff
 
     return db.write(con, work)
@@ -381,3 +314,6 @@ def provinces(con: duckdb.DuckDBPyConnection, actor: Actor) -> list[str]:
     return [r[0] for r in con.execute(
         f"SELECT DISTINCT province FROM customers c WHERE c.deleted_at IS NULL AND province IS NOT NULL AND {where} "
         f"ORDER BY 1 LIMIT 200", params).fetchall()]
+
+
+fields.register("customer", FIELDS)

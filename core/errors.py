@@ -22,6 +22,8 @@ class PermissionDenied(CRMError):
 
 class DuplicateError(CRMError):
     default_key = "error.duplicate"
+    matches: tuple = ()   # core.dedup.Match list the form shows (the duplicate guard sets it)
+    warn = False          # True: a warning the user may override ("save anyway", confirmed=True)
 
 
 class NotFound(CRMError):

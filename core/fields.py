@@ -22,7 +22,8 @@ import decimal
 import math
 import re
 import unicodedata
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from core import phones
@@ -49,6 +50,17 @@ class Field:
     options_from: Callable[[Any], list[str]] | None = None   # choices read from the store (con -> codes)
     tier: str = "common"             # required | common | extra
     nullable: bool = True            # False: may be left out (a default applies) but never emptied
+    custom: bool = False             # a custom field: its value lives in the record's `custom` JSON
+    labels: tuple[str, str] | None = None         # a custom field's names (en, zh); built-ins use `label`
+    option_labels: tuple[tuple[str, str, str], ...] | None = None  # (code, en, zh) of a custom select
+    view_roles: tuple[str, ...] | None = None     # None: every role that may see the object
+    edit_roles: tuple[str, ...] | None = None     # None: every role that may edit the object
+
+    def visible_to(self, role: str) -> bool:
+        return self.view_roles is None or role in self.view_roles
+
+    def editable_by(self, role: str) -> bool:
+        return self.visible_to(role) and (self.edit_roles is None or role in self.edit_roles)
 
 
 def short(value: Any) -> str:
@@ -58,8 +70,27 @@ def short(value: Any) -> str:
     return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
 
 
+# characters that render as nothing, though not classed as space
+_BLANKS = frozenset("\u3164\u2800\u115f\u1160\uffa0\u180e")
+# bidirectional overrides and isolates: they make a name display as something else
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _invisible(ch: str) -> bool:
-    return ch.isspace() or unicodedata.category(ch) in ("Cf", "Zs", "Zl", "Zp", "Cc")
+    return ch.isspace() or ch in _BLANKS or unicodedata.category(ch) in ("Cf", "Zs", "Zl", "Zp", "Cc")
+
+
+def search_text(value, label: str = "list.search", max_len: int = 200) -> str:
+    """A search or filter value: text of at most `max_len` characters that a database can hold."""
+    if not isinstance(value, str) or len(value) > max_len:
+        raise ValidationError("list.bad_search")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("list.bad_search") from None
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise ValidationError("list.bad_search")
+    return value.strip()
 
 
 def clean_text(f: Field, value: Any) -> str | None:
@@ -77,11 +108,13 @@ def clean_text(f: Field, value: Any) -> str | None:
     while end > start and _invisible(value[end - 1]):
         end -= 1
     value = value[start:end]
-    if not value:
-        return None
+    if not value or all(_invisible(ch) or unicodedata.category(ch) in ("Mn", "Me") for ch in value):
+        return None  # nothing a reader could see: as good as empty
+    if f.kind == "longtext":
+        value = value.replace("\u2028", "\n").replace("\u2029", "\n")
     allowed = "\n\t" if f.kind == "longtext" else ""
     for ch in value:
-        if ch not in allowed and unicodedata.category(ch) == "Cc":
+        if (ch not in allowed and unicodedata.category(ch) in ("Cc", "Zl", "Zp")) or ch in _BIDI:
             raise ValidationError("field.bad_characters", field=f.label)
     value = value.replace("\r\n", "\n")
     if len(value) > f.max_len:
@@ -113,7 +146,8 @@ def clean_int(f: Field, value: Any) -> int:
     if isinstance(value, int):
         out = value
     elif isinstance(value, (float, decimal.Decimal)):
-        if not math.isfinite(value) or value != int(value):
+        if (isinstance(value, decimal.Decimal) and not value.is_finite()) or not math.isfinite(value) \
+                or value != int(value):
             raise ValidationError("field.not_whole_number", field=f.label, value=short(value))
         out = int(value)
     elif isinstance(value, str):
@@ -130,6 +164,8 @@ def clean_int(f: Field, value: Any) -> int:
 def clean_number(f: Field, value: Any) -> float:
     if isinstance(value, bool):
         raise ValidationError("field.not_a_number", field=f.label, value=short(value))
+    if isinstance(value, decimal.Decimal) and not value.is_finite():
+        raise ValidationError("field.not_finite", field=f.label)
     if isinstance(value, (int, float, decimal.Decimal)):
         try:
             out = float(value)
@@ -159,7 +195,11 @@ def clean_datetime(con, f: Field, value: Any) -> dt.datetime:
     if isinstance(value, dt.datetime):
         out = value
         if out.tzinfo is not None:
-            out = out.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            try:
+                out = out.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            except (OverflowError, ValueError):  # year 1 or 9999 shifted past the calendar's ends
+                raise ValidationError("field.bad_date", field=f.label, min=DATE_MIN.year,
+                                      max=DATE_MAX.year - 1) from None
     elif isinstance(value, dt.date):
         from core import clock
 
@@ -173,7 +213,7 @@ def clean_datetime(con, f: Field, value: Any) -> dt.datetime:
 
 def clean_value(con, f: Field, value: Any) -> Any:
     """The value as it is stored, or ValidationError naming the field."""
-    if isinstance(value, str) and f.kind not in ("text", "longtext"):
+    if isinstance(value, str) and f.kind not in ("text", "longtext", "multichoice"):
         value = clean_text(Field(f.name, "text", f.label, max_len=max(f.max_len, 254)), value)
     if value is None:
         if f.required or not f.nullable:
@@ -191,6 +231,25 @@ def clean_value(con, f: Field, value: Any) -> Any:
         return clean_number(f, value)
     if kind == "datetime":
         return clean_datetime(con, f, value)
+    if kind == "date":
+        if isinstance(value, dt.datetime):
+            value = value.date()
+        if isinstance(value, str):
+            try:
+                value = dt.date.fromisoformat(value.strip()[:10])
+            except ValueError:
+                raise ValidationError("field.bad_date", field=f.label, min=DATE_MIN.year, max=DATE_MAX.year - 1) from None
+        if not isinstance(value, dt.date) or not DATE_MIN.date() <= value < DATE_MAX.date():
+            raise ValidationError("field.bad_date", field=f.label, min=DATE_MIN.year, max=DATE_MAX.year - 1)
+        return value
+    if kind == "multichoice":
+        options = f.options if f.options is not None else tuple(f.options_from(con)) if f.options_from else ()
+        items = list(value) if isinstance(value, (list, tuple, set)) else None
+        if items is None or len(items) > len(options) or not all(isinstance(v, str) and v in options for v in items):
+            raise ValidationError("field.bad_choice", field=f.label, value=short(value))
+        if not items and (f.required or not f.nullable):
+            raise ValidationError("field.required", field=f.label)
+        return [o for o in options if o in items] or None
     if kind == "bool":
         if not isinstance(value, bool):
             raise ValidationError("field.bad_choice", field=f.label, value=short(value))
@@ -239,3 +298,202 @@ def clean(con, defs: dict[str, Field], values: Any, *, creating: bool) -> dict[s
             if f.required and out.get(f.name) is None:
                 raise ValidationError("field.required", field=f.label)
     return out
+
+
+# ------------------------------------------------------------------------------------ definitions
+OBJECTS = ("lead", "customer", "contact", "deal", "ticket")
+CUSTOM_KINDS = ("text", "longtext", "number", "int", "date", "choice", "multichoice", "bool", "phone", "email")
+TIERS = ("required", "common", "extra")
+_BUILTIN: dict[str, dict[str, Field]] = {}
+_NAME = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+
+
+def register(obj: str, defs: dict[str, Field]) -> None:
+    """A module declares its object's built-in fields once, at import."""
+    _BUILTIN[obj] = defs
+
+
+def builtin(obj: str) -> dict[str, Field]:
+    if obj not in _BUILTIN:  # the modules register on import
+        import importlib
+
+        importlib.import_module({"lead": "core.leads", "customer": "core.customers"}.get(obj, f"core.{obj}s"))
+    return _BUILTIN[obj]
+
+
+def _roles(value) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value)
+
+
+def definitions(con, obj: str, role: str | None = None, purpose: str = "view") -> dict[str, Field]:
+    """Every field of an object: built-in ones (with the admin's tier and roles) and the active custom
+    ones, in form order. With a role: only the fields that role may see (purpose view) or edit."""
+    if obj not in OBJECTS:
+        raise ValidationError("error.invalid_value", value=short(obj))
+    out = dict(builtin(obj))
+    rows = con.execute(
+        "SELECT name, label_en, label_zh, data_type, options, tier, is_custom, active, max_len, min_value, "
+        "max_value, view_roles, edit_roles FROM field_defs WHERE object = ? ORDER BY position, id", [obj]).fetchall()
+    for (name, en, zh, kind, options, tier, is_custom, active, max_len, lo, hi, view, edit) in rows:
+        if not is_custom:
+            if name in out:
+                f = out[name]
+                out[name] = replace(f, tier="required" if f.required else tier, view_roles=None if f.required
+                                    else _roles(view), edit_roles=None if f.required else _roles(edit))
+            continue
+        if not active:
+            continue
+        opts = tuple(tuple(o) for o in json.loads(options)) if options else None
+        out[name] = Field(
+            name, kind, f"cf.{obj}.{name}", required=tier == "required", tier=tier,
+            max_len=max_len or (2000 if kind == "longtext" else 200), min=lo, max=hi,
+            options=tuple(o[0] for o in opts) if opts else None, option_labels=opts, custom=True, labels=(en, zh),
+            view_roles=_roles(view), edit_roles=_roles(edit))
+    if role is not None:
+        test = Field.visible_to if purpose == "view" else Field.editable_by
+        out = {k: f for k, f in out.items() if test(f, role)}
+    return out
+
+
+def label_of(f: Field, lang: str, translate: Callable[[str, str], str]) -> str:
+    """A field's name in a language: a custom field's own names, else the catalogue's."""
+    if f.labels:
+        return f.labels[1] if lang == "zh" and f.labels[1] else f.labels[0]
+    return translate(lang, f.label)
+
+
+def custom_label(con, key: str, lang: str) -> str | None:
+    """The name of a custom field from its label key `cf.<object>.<name>` (for error messages)."""
+    parts = key.split(".")
+    if len(parts) != 3 or parts[0] != "cf":
+        return None
+    row = con.execute("SELECT label_en, label_zh FROM field_defs WHERE object = ? AND name = ? AND is_custom",
+                      parts[1:]).fetchall()
+    if not row:
+        return None
+    return row[0][1] if lang == "zh" and row[0][1] else row[0][0]
+
+
+def split(defs: dict[str, Field], clean_values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Cleaned values -> (built-in columns, custom JSON values)."""
+    own = {k: v for k, v in clean_values.items() if k not in defs or not defs[k].custom}
+    extra = {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v)
+             for k, v in clean_values.items() if k in defs and defs[k].custom}
+    return own, extra
+
+
+def check_editable(defs: dict[str, Field], role: str, names) -> None:
+    """Refuse a write to a field the role may not edit (hiding an input is not access control)."""
+    from core.errors import PermissionDenied
+
+    for name in names:
+        f = defs.get(name)
+        if f is not None and not f.editable_by(role):
+            raise PermissionDenied("field.not_editable", field=f.label)
+
+
+def mask(defs: dict[str, Field], role: str, record: dict) -> dict:
+    """A record as a role may read it: fields it may not see are left out, custom values unpacked."""
+    out = {k: v for k, v in record.items() if k not in defs or defs[k].visible_to(role)}
+    raw = record.get("custom")
+    values = json.loads(raw) if isinstance(raw, str) else (raw or {})
+    for name, f in defs.items():
+        if not f.visible_to(role):
+            out.pop(name, None)
+        elif f.custom:
+            out[name] = values.get(name)
+            if f.kind == "date" and isinstance(out[name], str):
+                out[name] = dt.date.fromisoformat(out[name])
+    out.pop("custom", None)
+    return out
+
+
+def save_field(con, actor, obj: str, name: str | None, *, kind: str | None = None, label_en: str = "",
+               label_zh: str = "", tier: str = "common", options: list[tuple[str, str, str]] | None = None,
+               view_roles: list[str] | None = None, edit_roles: list[str] | None = None,
+               active: bool = True, max_len: int | None = None, min_value: float | None = None,
+               max_value: float | None = None) -> str:
+    """The admin adds a custom field, or changes one (labels, tier, options, roles, active), or sets
+    the tier and roles of a built-in field. Returns the field's name."""
+    from core import access, audit, db
+    from core.errors import NotFound
+
+    access.require(con, actor, "settings", "edit")
+    if obj not in OBJECTS:
+        raise ValidationError("error.invalid_value", value=short(obj))
+    if tier not in TIERS:
+        raise ValidationError("field.bad_choice", field="fields.tier", value=short(tier))
+    roles = ("admin", "manager", "sales", "marketing", "service")
+    for group in (view_roles, edit_roles):
+        if group is not None and not all(r in roles for r in group):
+            raise ValidationError("field.bad_choice", field="fields.roles", value=short(group))
+    base = builtin(obj)
+    en = clean_text(Field("label_en", "text", "fields.label_en", max_len=60), label_en or "") if label_en else None
+    zh = clean_text(Field("label_zh", "text", "fields.label_zh", max_len=60), label_zh or "") if label_zh else None
+
+    def work():
+        existing = db.one(con, "SELECT * FROM field_defs WHERE object = ? AND name = ?", [obj, name]) if name else None
+        if name in base:  # a built-in field: tier and roles only
+            f = base[name]
+            new = {"tier": "required" if f.required else tier,
+                   "view_roles": None if f.required else view_roles, "edit_roles": None if f.required else edit_roles}
+            if existing:
+                con.execute("UPDATE field_defs SET tier = ?, view_roles = ?, edit_roles = ?, updated_at = ? "
+                            "WHERE id = ?", [new["tier"], new["view_roles"], new["edit_roles"], actor.now,
+                                             existing["id"]])
+            else:
+                con.execute("INSERT INTO field_defs (id, object, name, label_en, label_zh, data_type, tier, is_custom, "
+                            "position, active, created_at, view_roles, edit_roles, updated_at) VALUES "
+                            "(nextval('seq_field_defs'), ?, ?, ?, ?, ?, ?, FALSE, 0, TRUE, ?, ?, ?, ?)",
+                            [obj, name, name, name, f.kind, new["tier"], actor.now, new["view_roles"],
+                             new["edit_roles"], actor.now])
+            audit.record(con, actor, "update", "field", None, {f"{obj}.{name}": (
+                existing and f"{existing['tier']} {existing['view_roles']} {existing['edit_roles']}",
+                f"{new['tier']} {new['view_roles']} {new['edit_roles']}")})
+            return name
+        if existing is None and name is not None and not _NAME.match(name):
+            raise ValidationError("fields.bad_name")
+        if not en or not zh:
+            raise ValidationError("field.required", field="fields.label_en" if not en else "fields.label_zh")
+        choices = None
+        if kind in ("choice", "multichoice") or (existing and existing["data_type"] in ("choice", "multichoice")):
+            cleaned = []
+            for code, o_en, o_zh in options or []:
+                code = (code or "").strip()
+                if not re.match(r"^[A-Za-z0-9_\-]{1,40}$", code) or not (o_en or "").strip():
+                    raise ValidationError("fields.bad_option", value=short(code))
+                cleaned.append([code, o_en.strip()[:60], (o_zh or o_en).strip()[:60]])
+            if not cleaned or len({c[0] for c in cleaned}) != len(cleaned):
+                raise ValidationError("fields.bad_options")
+            choices = json.dumps(cleaned, ensure_ascii=False)
+        if existing is None:
+            if kind not in CUSTOM_KINDS:
+                raise ValidationError("field.bad_choice", field="fields.kind", value=short(kind))
+            new_name = name or "cf_" + re.sub(r"[^a-z0-9]+", "_", (en or "").lower()).strip("_")[:30]
+            if not _NAME.match(new_name):
+                new_name = f"cf_{db.scalar(con, 'SELECT count(*) FROM field_defs') + 1}"
+            if new_name in base or db.scalar(con, "SELECT count(*) FROM field_defs WHERE object = ? AND name = ?",
+                                             [obj, new_name]):
+                raise ValidationError("fields.name_taken", name=new_name)
+            position = db.scalar(con, "SELECT coalesce(max(position), 0) + 1 FROM field_defs WHERE object = ?", [obj])
+            con.execute(
+                "INSERT INTO field_defs (id, object, name, label_en, label_zh, data_type, options, tier, is_custom, "
+                "position, active, created_at, max_len, min_value, max_value, view_roles, edit_roles, updated_at) "
+                "VALUES (nextval('seq_field_defs'), ?, ?, ?, ?, ?, ?, ?, TRUE, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [obj, new_name, en, zh, kind, choices, tier, position, active, actor.now, max_len, min_value,
+                 max_value, view_roles, edit_roles, actor.now])
+            audit.record(con, actor, "create", "field", None, {f"{obj}.{new_name}": (None, f"{kind}: {en} / {zh}")})
+            return new_name
+        if not existing["is_custom"]:
+            raise NotFound("error.not_found")
+        con.execute(
+            "UPDATE field_defs SET label_en = ?, label_zh = ?, options = coalesce(?, options), tier = ?, active = ?, "
+            "max_len = ?, min_value = ?, max_value = ?, view_roles = ?, edit_roles = ?, updated_at = ? WHERE id = ?",
+            [en, zh, choices, tier, active, max_len, min_value, max_value, view_roles, edit_roles, actor.now,
+             existing["id"]])
+        audit.record(con, actor, "update", "field", None, {f"{obj}.{name}": (
+            f"{existing['label_en']} / {existing['label_zh']} {existing['tier']}",
+            f"{en} / {zh} {tier}" + ("" if active else " (inactive)"))})
+        return name
+
+    return db.write(con, work)

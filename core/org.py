@@ -6,12 +6,32 @@ import re
 import duckdb
 import polars as pl
 
-from core import access, audit, db
+from core import access, audit, db, fields
 from core.auth import check_password_policy, hash_password
 from core.context import Actor
+from core.fields import Field
+from core.records import record_id
 from core.errors import DuplicateError, NotFound, PermissionDenied, ValidationError
 
 USER_FIELDS = ("name", "email", "phone", "role", "team_id", "manager_id", "is_new_hire", "active", "language")
+# kinds and limits of what an admin types about users and teams (core.fields validates every write)
+USER_DEFS: dict[str, Field] = {f.name: f for f in (
+    Field("name", "text", "users.name", required=True, max_len=60),
+    Field("email", "email", "users.email", max_len=254),
+    Field("phone", "text", "users.phone", max_len=40),
+    Field("role", "choice", "users.role", options=access.ROLES, nullable=False),
+    Field("team_id", "int", "users.team", min=1, max=2**62),
+    Field("manager_id", "int", "users.manager", min=1, max=2**62),
+    Field("is_new_hire", "bool", "users.new_hire", nullable=False),
+    Field("active", "bool", "users.active", nullable=False),
+    Field("language", "choice", "users.language", options=("en", "zh"), nullable=False),
+)}
+TEAM_DEFS: dict[str, Field] = {f.name: f for f in (
+    Field("name", "text", "teams.name", required=True, max_len=60),
+    Field("region", "text", "teams.region", max_len=60),
+    Field("parent_id", "int", "teams.parent", min=1, max=2**62),
+    Field("is_new_hire_pool", "bool", "teams.new_hire_pool", nullable=False),
+)}
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]{1,31}$")
 
 # Authority of a role over others: nobody grants a role above their own or acts on a user above them.
@@ -93,9 +113,10 @@ def create_team(
     """A new team under `parent_id` (a team within the actor's org create scope; the top level needs
     scope `all`)."""
     access.require(con, actor, "org", "create")
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError("error.required", field="name")
+    clean = fields.clean(con, TEAM_DEFS, {"name": name, "parent_id": parent_id, "region": region,
+                                          "is_new_hire_pool": is_new_hire_pool}, creating=True)
+    name, parent_id, region, is_new_hire_pool = (clean["name"], clean["parent_id"], clean["region"],
+                                                 clean["is_new_hire_pool"])
 
     def work():
         _check_team(con, parent_id)
@@ -122,26 +143,27 @@ def update_team(con: duckdb.DuckDBPyConnection, actor: Actor, team_id: int, name
     """Rename or move a team within the actor's org edit scope; a move needs both the old and the new
     parent in scope; a team cannot move under itself or one of its sub-teams."""
     access.require(con, actor, "org", "edit")
+    team_id = record_id(team_id, "org.team_not_found")
+    given = {k: v for k, v in {"name": name, "region": region}.items() if v is not None}
+    if parent_id != "keep":
+        given["parent_id"] = parent_id
+    clean = fields.clean(con, TEAM_DEFS, given, creating=False)
 
     def work():
         old = db.one(con, "SELECT name, parent_id, region FROM teams WHERE id = ? AND deleted_at IS NULL", [team_id])
         if old is None or not _teams_in_scope(con, actor, "edit", [team_id]):
             raise NotFound("org.team_not_found")
-        new = dict(old)
-        if name is not None:
-            if not name.strip():
-                raise ValidationError("error.required", field="name")
-            new["name"] = name.strip()
-        if region is not None:
-            new["region"] = region.strip() or None
-        if parent_id != "keep":
-            if parent_id is not None:
-                from core.auth import team_tree
+        new = {**old, **clean}
+        if "parent_id" in clean and clean["parent_id"] is not None:
+            from core.auth import team_tree
 
-                if parent_id in team_tree(con, team_id):
-                    raise ValidationError("org.team_cycle")
-                _check_team(con, parent_id)
-            new["parent_id"] = parent_id
+            if clean["parent_id"] in team_tree(con, team_id):
+                raise ValidationError("org.team_cycle")
+            _check_team(con, clean["parent_id"])
+        if (new["name"].lower(), new["parent_id"]) != (old["name"].lower(), old["parent_id"]) and db.scalar(
+                con, "SELECT count(*) FROM teams WHERE lower(name) = lower(?) AND parent_id IS NOT DISTINCT FROM ? "
+                     "AND deleted_at IS NULL AND id <> ?", [new["name"], new["parent_id"], team_id]):
+            raise DuplicateError("org.team_exists", name=new["name"])
         changes = {k: (old[k], new[k]) for k in old if old[k] != new[k]}
         if not changes:
             return
@@ -158,6 +180,7 @@ def update_team(con: duckdb.DuckDBPyConnection, actor: Actor, team_id: int, name
 def delete_team(con: duckdb.DuckDBPyConnection, actor: Actor, team_id: int) -> None:
     """Soft-delete an empty team (no active members, no sub-teams) within the actor's org delete scope."""
     access.require(con, actor, "org", "delete")
+    team_id = record_id(team_id, "org.team_not_found")
 
     def work():
         live = db.scalar(con, "SELECT count(*) FROM teams WHERE id = ? AND deleted_at IS NULL", [team_id])
@@ -182,15 +205,20 @@ def users(con: duckdb.DuckDBPyConnection, actor: Actor, include_inactive: bool =
     clauses, args = [where, "u.deleted_at IS NULL"], list(params)
     if not include_inactive:
         clauses.append("u.active")
+    if role is not None and role not in access.ROLES:
+        raise ValidationError("list.bad_filter")
+    if team_id is not None and (isinstance(team_id, bool) or not isinstance(team_id, int)):
+        raise ValidationError("list.bad_filter")
     if role:
         clauses.append("u.role = ?")
         args.append(role)
     if team_id is not None:
         clauses.append("u.team_id = ?")
         args.append(team_id)
+    q = fields.search_text(q) if q not in (None, "") else ""
     if q:
         clauses.append("(u.username ILIKE ? OR u.name ILIKE ? OR u.email ILIKE ?)")
-        args += [f"%{q.strip()}%"] * 3
+        args += [f"%{q}%"] * 3
     return db.frame(
         con,
         f"SELECT u.id, u.username, u.name, u.email, u.role, u.team_id, t.name AS team, u.manager_id, "
@@ -204,8 +232,6 @@ def users(con: duckdb.DuckDBPyConnection, actor: Actor, include_inactive: bool =
 def _validate_user_values(con, values: dict) -> None:
     if "role" in values and values["role"] not in access.ROLES:
         raise ValidationError("error.invalid_value", value=values["role"])
-    if "name" in values and not (values["name"] or "").strip():
-        raise ValidationError("error.required", field="name")
     if values.get("team_id") is not None:
         _check_team(con, values["team_id"])
     if values.get("manager_id") is not None and not db.scalar(
@@ -249,11 +275,12 @@ def create_user(
     """A new user, who must change the initial password at first login. The role is not above the
     actor's; the team lies within the actor's org create scope."""
     access.require(con, actor, "org", "create")
-    username = (username or "").strip().lower()
+    username = username.strip().lower() if isinstance(username, str) else ""
     if not _USERNAME.match(username):
         raise ValidationError("org.bad_username")
-    values = {"name": (name or "").strip(), "role": role, "team_id": team_id, "manager_id": manager_id,
-              "email": (email or "").strip() or None, "is_new_hire": bool(is_new_hire), "language": language}
+    values = fields.clean(con, USER_DEFS, {"name": name, "role": role, "team_id": team_id, "manager_id": manager_id,
+                                          "email": email or None, "is_new_hire": is_new_hire, "language": language},
+                          creating=True)
     _validate_user_values(con, {"role": role})
     _check_grant(actor, role)
     check_password_policy(con, password, username)
@@ -288,10 +315,8 @@ def update_user(con: duckdb.DuckDBPyConnection, actor: Actor, user_id: int, **ch
     unknown = set(changes) - set(USER_FIELDS)
     if unknown:
         raise ValidationError("error.invalid_value", value=", ".join(sorted(unknown)))
-    if "email" in changes:
-        changes["email"] = (changes["email"] or "").strip() or None
-    if "name" in changes:
-        changes["name"] = (changes["name"] or "").strip()
+    user_id = record_id(user_id, "org.user_not_found")
+    changes = fields.clean(con, USER_DEFS, changes, creating=False)
 
     def work():
         old = _target(con, actor, user_id, "edit")
@@ -324,6 +349,7 @@ def reset_password(con: duckdb.DuckDBPyConnection, actor: Actor, user_id: int, n
     """Set a new initial password for a user within the actor's org edit scope and not above the
     actor's role: the user must change it at next login; sessions end; a lockout is lifted."""
     access.require(con, actor, "org", "edit")
+    user_id = record_id(user_id, "org.user_not_found")
     username = _target(con, actor, user_id, "edit")["username"]
     check_password_policy(con, new_password, username)
     hashed = hash_password(new_password)

@@ -28,9 +28,19 @@ ENTITIES: dict[str, tuple[str, str, str]] = {
 }
 
 
+def _ids(ids) -> list[int]:
+    """Record ids as given by a page or a caller: whole numbers only (1.9 is not record 1, "12" is
+    not records 1 and 2)."""
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, (list, tuple, set)) or len(ids) > 100_000:
+        raise ValidationError("recycle.bad_ids")
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise ValidationError("recycle.bad_ids")
+    return list(ids)
+
+
 def _entity(entity: str) -> tuple[str, str, str]:
-    if entity not in ENTITIES:
-        raise ValidationError("error.invalid_value", value=entity)
+    if not isinstance(entity, str) or entity not in ENTITIES:
+        raise ValidationError("error.invalid_value", value=str(entity)[:40])
     return ENTITIES[entity]
 
 
@@ -64,7 +74,7 @@ def delete(con: duckdb.DuckDBPyConnection, actor: Actor, entity: str, ids: Itera
     Their phone keys stay held while they are in the bin."""
     table, module, _label = _entity(entity)
     where, params = access.predicate(con, actor, module, "delete")
-    ids = [int(i) for i in ids]
+    ids = _ids(ids)
     if not ids:
         return 0
 
@@ -94,6 +104,8 @@ def deleted(con: duckdb.DuckDBPyConnection, actor: Actor, entity: str | None = N
     """What is in the recycle bin and within the actor's reach (see `_bin_filter`), newest first, with
     who deleted it and when it may be purged."""
     access.require(con, actor, "recycle", "view")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 5000:
+        raise ValidationError("list.bad_page_size", max=5000)
     if entity is not None:
         _entity(entity)
     retention = settings.get(con, "recycle.retention_days")
@@ -161,7 +173,7 @@ def restore(con: duckdb.DuckDBPyConnection, actor: Actor, entity: str, ids: Iter
     record asked for and out of reach is not found. Returns how many came back."""
     table, _module, label = _entity(entity)
     access.require(con, actor, "recycle", "edit")
-    ids = [int(i) for i in ids]
+    ids = _ids(ids)
     if not ids:
         return 0
     phones = entity in _PHONE_ENTITIES

@@ -27,6 +27,18 @@ DEFAULTS: dict[str, Any] = {
     "assignment.skip_reps_with_untouched_raw": True,
     "assignment.new_hires_get_new_data": False,
     "lists.page_size": 50,
+    # the duplicate guard (core.dedup): per rule block | warn | allow (allow = save and report)
+    "dedup.phone": "block",             # a phone is a unique key of the store: always block
+    "dedup.email": "block",
+    "dedup.name": "warn",
+    "dedup.name_threshold": 85,         # a likely name match scores at least this (0-100)
+}
+
+# settings that take one of a few values
+CHOICES: dict[str, tuple[str, ...]] = {
+    "dedup.phone": ("block",),
+    "dedup.email": ("block", "warn", "allow"),
+    "dedup.name": ("block", "warn", "allow"),
 }
 
 # bounds for the numeric settings, so an admin cannot set a rule to nonsense
@@ -41,6 +53,7 @@ _BOUNDS = {
     "pool.reclaim_after_working_days": (1, 365),
     "pool.refresh_weekday": (1, 7),
     "lists.page_size": (10, 500),
+    "dedup.name_threshold": (50, 100),
 }
 
 
@@ -49,6 +62,15 @@ def get(con: duckdb.DuckDBPyConnection, key: str) -> Any:
         raise KeyError(key)
     raw = db.scalar(con, "SELECT value FROM settings WHERE key = ?", [key])
     return DEFAULTS[key] if raw is None else json.loads(raw)
+
+
+def get_many(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, Any]:
+    """Several settings in one query (a check that runs on every save reads its rules at once)."""
+    unknown = [k for k in keys if k not in DEFAULTS]
+    if unknown:
+        raise KeyError(unknown[0])
+    stored = dict(con.execute("SELECT key, value FROM settings WHERE key IN (SELECT unnest(?))", [keys]).fetchall())
+    return {k: json.loads(stored[k]) if k in stored else DEFAULTS[k] for k in keys}
 
 
 def all_settings(con: duckdb.DuckDBPyConnection, actor: Actor) -> dict[str, Any]:
@@ -79,6 +101,11 @@ def coerce(key: str, value: Any) -> Any:
     lo_hi = _BOUNDS.get(key)
     if lo_hi and not (lo_hi[0] <= value <= lo_hi[1]):
         raise ValidationError("settings.out_of_range", field=f"setting.{key}", low=lo_hi[0], high=lo_hi[1])
+    if key in CHOICES:
+        value = value.lower()
+    if key in CHOICES and value not in CHOICES[key]:
+        raise ValidationError("settings.bad_choice", field=f"setting.{key}", value=value,
+                              choices=" / ".join(CHOICES[key]))
     if key == "company.default_language" and value not in ("en", "zh"):
         raise ValidationError("settings.bad_value", field=f"setting.{key}", value=value)
     if key == "company.timezone":

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from core import access, audit, db
+from core import access, audit, db, dedup
 from core.auth import check_password_policy, hash_password
 from core.context import Actor, utcnow
 
@@ -15,6 +15,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
     """Migrate and seed what every database needs (idempotent)."""
     db.migrate(con)
     access.seed_defaults(con)
+    dedup.backfill(con)  # name keys of rows older than migration 004 (pinyin is computed in Python)
 
 
 def is_empty(con: duckdb.DuckDBPyConnection) -> bool:

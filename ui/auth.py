@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 
 import streamlit as st
 import streamlit_authenticator as stauth
@@ -226,6 +227,11 @@ def require_login(con) -> Actor:
         _login_page(con, authenticator)
         if not st.session_state.get("authentication_status"):
             st.stop()
+        # logged in by the form in this run: start a clean run, so the filled-in login form does not
+        # stay on screen above the first page (or above the forced password change). The cookie was
+        # handed to the browser while the form ran.
+        time.sleep(0.3)
+        st.rerun()
     username = st.session_state.get("username")
     user = auth.session_user(con, username, st.session_state.get("_crm_login_at"))
     if user is None:

@@ -11,10 +11,27 @@ from typing import Any, Callable
 import streamlit as st
 
 from core import clock
+from core import fields as core_fields
 from core.fields import Field
-from ui.i18n import t
+from core.i18n import translate
+from ui.i18n import lang, t
 
 EMPTY = "—"
+
+
+def field_label(f: Field) -> str:
+    """A field's name in the user's language (a custom field's own names, else the catalogue's)."""
+    return core_fields.label_of(f, lang(), translate)
+
+
+def option_label(f: Field, code: str, labels: dict | None = None) -> str:
+    """An option's name: the page's labels for built-in lists, a custom select's own names."""
+    if labels and f.name in labels:
+        return labels[f.name](code)
+    for c, en, zh in f.option_labels or ():
+        if c == code:
+            return zh if lang() == "zh" and zh else en
+    return code
 
 
 def _shown(con, f: Field, value: Any) -> Any:
@@ -29,7 +46,7 @@ def _shown(con, f: Field, value: Any) -> Any:
 
 
 def _input(con, f: Field, value: Any, key: str, disabled: bool, choice_labels: dict[str, Callable]) -> Any:
-    label = t(f.label) + (" *" if f.required else "")
+    label = field_label(f) + (" *" if f.required else "")
     if f.kind == "longtext":
         return st.text_area(label, value, key=key, disabled=disabled, max_chars=f.max_len)
     if f.kind in ("text", "phone", "email"):
@@ -52,9 +69,15 @@ def _input(con, f: Field, value: Any, key: str, disabled: bool, choice_labels: d
             options = [None, *options]
         if value is not None and value not in options:
             options.append(value)
-        fmt = choice_labels.get(f.name) or (lambda v: v)
         return st.selectbox(label, options, index=options.index(value) if value in options else 0, key=key,
-                            format_func=lambda v: EMPTY if v is None else fmt(v), disabled=disabled)
+                            format_func=lambda v: EMPTY if v is None else option_label(f, v, choice_labels),
+                            disabled=disabled)
+    if f.kind == "multichoice":
+        options = list(f.options if f.options is not None else f.options_from(con))
+        return st.multiselect(label, options, default=[v for v in value or [] if v in options], key=key,
+                              format_func=lambda v: option_label(f, v, choice_labels), disabled=disabled)
+    if f.kind == "date":
+        return st.date_input(label, value=value, key=key, disabled=disabled, format="YYYY-MM-DD")
     raise ValueError(f.kind)  # pragma: no cover
 
 
@@ -91,6 +114,8 @@ def changes(con, defs: dict[str, Field], record: dict, typed: dict[str, Any]) ->
         before = _shown(con, f, record.get(name))
         if isinstance(value, str) and isinstance(before, str) and value.strip() == before.strip():
             continue
+        if f.kind == "multichoice" and not value:
+            value = None
         if value == before:
             continue
         if (f.kind == "datetime" and value is not None and before is not None
@@ -117,12 +142,16 @@ def view(con, defs: dict[str, Field], record: dict, *, names: list[str] | None =
                 text = ""
             elif f.kind == "datetime":
                 text = clock.fmt(con, value)
-            elif f.kind == "choice" and name in labels:
-                text = labels[name](value)
+            elif f.kind == "choice":
+                text = option_label(f, value, labels)
+            elif f.kind == "multichoice":
+                text = ", ".join(option_label(f, v, labels) for v in value)
+            elif f.kind == "bool":
+                text = t("filters.yes") if value else t("filters.no")
             elif f.kind == "number":
                 text = f"{float(value):,.2f}"
             else:
                 text = str(value)
             with col:
-                st.caption(t(f.label))
+                st.caption(field_label(f))
                 st.text(text or " ")

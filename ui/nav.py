@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import streamlit as st
 
-from core import access
+from core import access, dedup, handover, merge
 from core.context import Actor
 from ui.i18n import t
 
@@ -17,15 +18,22 @@ class PageSpec:
     icon: str
     section: str
     needs: tuple[str, str] | None  # (module, action) the role must have
+    also: Callable | None = None   # a further check (con, actor) -> bool, from core
 
 
 PAGES = (
     PageSpec("views/home.py", "page.home", ":material/today:", "nav.work", None),
     PageSpec("views/customers.py", "page.customers", ":material/groups:", "nav.work", ("customers", "view")),
+    PageSpec("views/leads.py", "page.leads", ":material/person_search:", "nav.work", ("leads", "view")),
+    PageSpec("views/duplicates.py", "page.duplicates", ":material/content_copy:", "nav.work", None, dedup.can_check),
     PageSpec("views/account.py", "page.account", ":material/person:", "nav.work", None),
+    PageSpec("views/merge.py", "page.merge", ":material/merge:", "nav.work", ("customers", "delete"), merge.can_merge),
+    PageSpec("views/handover.py", "page.handover", ":material/move_up:", "nav.work", ("customers", "assign"),
+             handover.can_handover),
     PageSpec("views/admin_users.py", "page.users", ":material/manage_accounts:", "nav.admin", ("org", "edit")),
     PageSpec("views/admin_teams.py", "page.teams", ":material/account_tree:", "nav.admin", ("org", "edit")),
     PageSpec("views/admin_permissions.py", "page.permissions", ":material/lock:", "nav.admin", ("settings", "edit")),
+    PageSpec("views/admin_fields.py", "page.fields", ":material/tune:", "nav.admin", ("settings", "edit")),
     PageSpec("views/admin_settings.py", "page.settings", ":material/settings:", "nav.admin", ("settings", "edit")),
     PageSpec("views/admin_recycle.py", "page.recycle", ":material/delete:", "nav.admin", ("recycle", "view")),
     PageSpec("views/admin_audit.py", "page.audit", ":material/history:", "nav.admin", ("audit", "view")),
@@ -33,7 +41,8 @@ PAGES = (
 
 
 def allowed(con, actor: Actor) -> list[PageSpec]:
-    return [p for p in PAGES if p.needs is None or access.can(con, actor, *p.needs)]
+    return [p for p in PAGES if (p.needs is None or access.can(con, actor, *p.needs))
+            and (p.also is None or p.also(con, actor))]
 
 
 def navigation(con, actor: Actor):

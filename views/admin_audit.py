@@ -6,14 +6,15 @@ import re
 import polars as pl
 import streamlit as st
 
-from core import access, audit, clock, customers, org
-from core.i18n import catalogue
-from ui import errors, tables
-from ui.i18n import LANGUAGE_NAMES, names, t
+from core import access, audit, clock, customers, merge, org
+from core.i18n import catalogue, translate
+from ui import errors, forms, tables
+from ui.i18n import LANGUAGE_NAMES, lang, names, t
 from ui.session import actor, con
 
 me, c = actor(), con()
 st.title(t("page.audit"))
+forms.show_flash()
 
 
 def named(key: str, raw) -> str:
@@ -36,7 +37,7 @@ entity = f2.selectbox(t("audit.entity"), [None, *audit.ENTITIES],
                       format_func=lambda e: named(f"entity.{e}", e) if e else t("list.all"), key="aud_entity")
 action = f3.selectbox(t("audit.action"), [None, *audit.ACTIONS],
                       format_func=lambda a: named(f"audit.action_{a}", a) if a else t("list.all"), key="aud_action")
-entity_id = f4.number_input(t("audit.entity_id"), min_value=0, value=0, step=1, key="aud_id")
+entity_id = f4.number_input(t("audit.entity_id"), min_value=1, value=None, step=1, key="aud_id")
 days = f5.date_input(t("audit.period"), (today - dt.timedelta(days=30), today), key="aud_days")
 page = st.number_input(t("list.page"), min_value=1, value=1, step=1, key="aud_page")
 
@@ -68,6 +69,12 @@ def value_text(entity_: str | None, field: str | None, value: str | None, tz) ->
     return value
 
 
+def merge_text(value: str | None) -> str:
+    """A merge entry in one line (plain text): who was merged in and how many records moved."""
+    s = merge.summary(value)
+    return translate(lang(), "merge.audit_summary", name=s["loser_name"], loser=s["loser"], n=s["n"]) if s else ""
+
+
 def readable(df: pl.DataFrame) -> pl.DataFrame:
     """The log's codes (action, entity, field, values) in the user's language."""
     tz = clock.zone(c)
@@ -80,8 +87,10 @@ def readable(df: pl.DataFrame) -> pl.DataFrame:
         pl.Series("action", [named(f"audit.action_{r['action']}", r["action"]) for r in rows], pl.String),
         pl.Series("entity", [named(f"entity.{r['entity']}", r["entity"]) for r in rows], pl.String),
         pl.Series("field", fields, pl.String),
-        pl.Series("old_value", [value_text(r["entity"], r["field"], r["old_value"], tz) for r in rows], pl.String),
-        pl.Series("new_value", [value_text(r["entity"], r["field"], r["new_value"], tz) for r in rows], pl.String),
+        pl.Series("old_value", ["" if r["action"] == "merge" else
+                                value_text(r["entity"], r["field"], r["old_value"], tz) for r in rows], pl.String),
+        pl.Series("new_value", [merge_text(r["new_value"]) if r["action"] == "merge" else
+                                value_text(r["entity"], r["field"], r["new_value"], tz) for r in rows], pl.String),
         pl.col("user_name").fill_null(t("audit.system")),  # written by the app itself (lockout, jobs)
     )
 
@@ -97,3 +106,19 @@ with errors.handled():
     tables.show(readable(df), {"logged_at": "audit.when", "user_name": "audit.user", "action": "audit.action",
                                "entity": "audit.entity", "entity_id": "audit.entity_id", "field": "audit.field",
                                "old_value": "audit.old", "new_value": "audit.new"}, key="aud_table")
+    # a merge entry offers its undo (admins, or whoever merged, within the retention period)
+    merges = dict(zip(df["id"].to_list(), df["new_value"].to_list()))
+    undoable = sorted(merge.undoable(c, me, [i for i, a in zip(df["id"].to_list(), df["action"].to_list())
+                                             if a == "merge"]), reverse=True)
+    if undoable:
+        with st.expander(t("merge.audit_undo"), icon=":material/undo:"):
+            def entry_text(i: int) -> str:
+                s = merge.summary(merges[i])
+                return translate(lang(), "merge.entry", id=i, loser=s.get("loser_name"),
+                                 survivor=s.get("survivor_name"))
+
+            pick = st.selectbox(t("merge.undo_pick"), undoable, format_func=entry_text, key="aud_undo_pick")
+            if st.button(t("merge.undo"), key=f"aud_undo_{pick}", icon=":material/undo:"):
+                back = merge.undo_merge(c, me, pick)
+                forms.flash(t("merge.undone", n=sum(back.values()), name=merge.summary(merges[pick]).get("loser_name")))
+                st.rerun()

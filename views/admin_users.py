@@ -70,7 +70,7 @@ with errors.handled():
          "manager": "users.manager", "is_new_hire": "users.new_hire", "active": "users.active",
          "language": "users.language", "must_change_password": "users.must_change", "locked_until": "users.locked_until",
          "last_login_at": "users.last_login"},
-        key=table_key, selectable=True, height=360,
+        key=table_key, selectable=True,
     )
     if picked:
         st.session_state[PICK] = ids[picked[0]]

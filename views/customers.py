@@ -3,12 +3,12 @@
 import polars as pl
 import streamlit as st
 
-from core import access, customers, recycle, settings
+from core import access, activities, customers, fields, options, recycle, settings
 from core.analytics import kpis
-from core.errors import Conflict
-from ui import errors, fieldform, forms, tables
+from core.errors import Conflict, DuplicateError
+from ui import customer_panels, duplicates, errors, fieldform, forms, tables
 from ui.cache import province_options
-from ui.i18n import names, t
+from ui.i18n import label, names, t
 from ui.session import actor, con
 from ui.text import md
 
@@ -17,8 +17,9 @@ st.title(t("page.customers"))
 forms.show_flash()
 
 stage_names, level_names = names(customers.stages(c)), names(customers.levels(c))
+sources = {o["code"]: label(o) for o in options.options(c, "source", include_inactive=True)}
 labels = {"stage": stage_names.get, "level": level_names.get, "kind": lambda v: t(f"customer.kind_{v}"),
-          "gender": lambda v: t(f"customer.gender_{v}")}
+          "gender": lambda v: t(f"customer.gender_{v}"), "source": lambda v: sources.get(v, v)}
 holds = me.role in ("admin", "manager", "sales")
 HOLDERS = ("all", "mine", "owned", "pool") if holds else ("all", "owned", "pool")
 DUES = ("any", "today", "overdue")
@@ -44,7 +45,7 @@ def show_customer(cid) -> None:
     st.subheader(md(detail["name"]))
     st.caption(t("customer.owned_by", owner=detail["owner_name"] or t("customers.in_pool"),
                  team=detail["team_name"] or "—"))
-    defs = customers.FIELDS
+    defs = fields.definitions(c, "customer", me.role)
     if not customers.allowed(c, me, cid, "edit"):
         st.caption(t("customer.read_only"))
         fieldform.view(c, defs, detail, choice_labels=labels)
@@ -57,18 +58,22 @@ def show_customer(cid) -> None:
         st.button(t("action.reload"), key=f"cust_reload_{cid}", on_click=_reload, args=(cid,))
     form_key = f"edit_{cid}_{state.get(f'_cust_form_{cid}', 0)}"
     with st.form(form_key):
-        typed = fieldform.inputs(c, defs, seen, key=form_key, choice_labels=labels)
+        edit_defs = fields.definitions(c, "customer", me.role, "edit")
+        typed = fieldform.inputs(c, edit_defs, seen, key=form_key, choice_labels=labels)
+        confirmed = duplicates.anyway(form_key)
         submitted = st.form_submit_button(t("action.save"), type="primary")
     if submitted:
-        changed = fieldform.changes(c, defs, seen, typed)
+        changed = fieldform.changes(c, edit_defs, seen, typed)
         if not changed:
             st.info(t("action.nothing_changed"))
         else:
             try:
-                diff = customers.update_customer(c, me, cid, changed, seen=seen)
+                diff = customers.update_customer(c, me, cid, changed, seen=seen, confirmed=confirmed)
             except Conflict as exc:
                 errors.show(exc)
                 st.button(t("action.reload"), key=f"cust_reload2_{cid}", on_click=_reload, args=(cid,))
+            except DuplicateError as exc:
+                duplicates.refused(c, me, exc, form_key)
             except Exception as exc:  # noqa: BLE001 - shown in the user's language
                 errors.show(exc)
             else:
@@ -117,7 +122,8 @@ def list_view() -> None:
         s1, s2, _ = st.columns([2, 2, 3], vertical_alignment="bottom")
         sort = s1.selectbox(t("customers.sort"), customers.SORTS, format_func=lambda v: t(f"customers.sort_{v}"),
                             key="cust_sort")
-        desc = s2.toggle(t("customers.descending"), value=True, key="cust_desc")
+        state.setdefault("cust_desc", True)
+        desc = s2.toggle(t("customers.descending"), key="cust_desc")
 
     filters = {"q": q, "stage": stage, "level": level, "province": province, "holder": holder}
     if due != "any":  # the same window as the My day cards, so the list and the number agree
@@ -145,13 +151,16 @@ def list_view() -> None:
             pl.col("level").replace_strict(level_names, default=pl.col("level")),
             pl.when(pl.col("in_pool")).then(pl.lit(t("customers.in_pool"))).otherwise(pl.col("owner_name"))
             .alias("owner_name"),
+            ((pl.col("next_followup_at") < activities.overdue_cutoff(c, me)) & pl.col("owner_id").is_not_null())
+            .fill_null(False).alias("overdue"),
         )
         picked = tables.select_one(
             shown,
             {"name": "customer.name", "phone": "customer.phone", "stage": "customer.stage", "level": "customer.level",
              "province": "customer.province", "city": "customer.city", "owner_name": "customer.owner",
              "team_name": "customer.team", "last_activity_at": "customer.last_activity_at",
-             "next_followup_at": "customer.next_followup_at", "updated_at": "customer.updated_at"},
+             "next_followup_at": "customer.next_followup_at", "overdue": "followup.overdue",
+             "updated_at": "customer.updated_at"},
             key=f"cust_table_{state.get('cust_nonce', 0)}",
         )
         if total == 0:
@@ -172,17 +181,24 @@ def new_customer() -> None:
         with st.expander(t("customers.new")):
             new_key = f"new_customer_{state.get('cust_new_nonce', 0)}"
             with st.form(new_key):
-                main = [n for n, f in customers.FIELDS.items() if f.tier != "extra" and n not in ("stage",)]
-                typed = fieldform.inputs(c, customers.FIELDS, {"kind": "company"}, key=new_key, names=main,
+                new_defs = fields.definitions(c, "customer", me.role, "edit")
+                main = [n for n, f in new_defs.items() if n != "stage"]
+                typed = fieldform.inputs(c, new_defs, {"kind": "company"}, key=new_key, names=main,
                                          choice_labels=labels)
+                confirmed = duplicates.anyway(new_key)
                 created = st.form_submit_button(t("action.create"), type="primary")
             if created:
-                values = fieldform.changes(c, customers.FIELDS, {}, typed)
+                values = fieldform.changes(c, new_defs, {}, typed)
                 if not forms.first_submit("new_customer", values):
                     st.info(t("action.already_done"))
                 else:
-                    with errors.handled():
-                        new_id = customers.create_customer(c, me, values)
+                    try:
+                        new_id = customers.create_customer(c, me, values, confirmed=confirmed)
+                    except DuplicateError as exc:
+                        duplicates.refused(c, me, exc, new_key)
+                    except Exception as exc:  # noqa: BLE001 - shown in the user's language
+                        errors.show(exc)
+                    else:
                         forms.remember_submit("new_customer", values)
                         state["cust_new_nonce"] = state.get("cust_new_nonce", 0) + 1
                         forms.flash(t("customers.created", name=values.get("name", "")))
@@ -196,6 +212,7 @@ if open_id:
     with st.container(border=True):
         with errors.handled():
             show_customer(open_id)
+    customer_panels.record_panels(c, me, open_id, on_saved=_reload)
 else:
     list_view()
     new_customer()

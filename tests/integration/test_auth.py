@@ -153,3 +153,24 @@ def test_language_is_remembered_on_the_user(company):
     assert company.actor("rep_a").language == "zh"
     with pytest.raises(ValidationError):
         auth.set_language(company.con, company.actor("rep_a"), "fr")
+
+
+def test_every_account_answers_at_one_bcrypt_cost(company):
+    """A hash of another cost (an older default, the demo's) would make that account answer in another
+    time than an unknown name: a successful login moves it to the current cost."""
+    import bcrypt
+
+    c = company.con
+    old = bcrypt.hashpw(b"Older#2026pw", bcrypt.gensalt(rounds=5)).decode()
+    c.execute("UPDATE users SET password_hash = ? WHERE username = 'rep_a'", [old])
+    assert auth.login(c, "rep_a", "Older#2026pw")
+    stored = c.execute("SELECT password_hash FROM users WHERE username = 'rep_a'").fetchall()[0][0]
+    assert stored.split("$")[2] == f"{auth.BCRYPT_ROUNDS:02d}" and auth.verify_password("Older#2026pw", stored)
+
+
+def test_the_demo_hashes_at_the_current_cost(con):
+    from core import demo
+
+    demo.build(con, "XS")
+    costs = {r[0].split("$")[2] for r in con.execute("SELECT password_hash FROM users").fetchall()}
+    assert costs == {f"{auth.BCRYPT_ROUNDS:02d}"}

@@ -158,3 +158,63 @@ def test_arbitrary_values_raise_only_typed_errors_and_store_nothing_invalid(shar
     rows = db.rows(c, "SELECT * FROM customers WHERE deleted_at IS NULL")
     bad = [r["id"] for r in rows if not _stored_row_is_valid(r)]
     assert bad == []
+
+
+@pytest.mark.parametrize("raw", ["²", "１", "٣"])
+def test_digits_that_are_not_ascii_are_not_ids(company, raw):
+    with pytest.raises(NotFound):
+        customers.get_customer(company.con, company.actor("boss"), raw)
+
+
+@pytest.mark.parametrize("change", [
+    {"next_followup_at": "0001-01-01T00:00+05:00"}, {"next_followup_at": "9999-12-31T23:59-05:00"},
+    {"annual_revenue": __import__("decimal").Decimal("sNaN")}, {"employees": __import__("decimal").Decimal("NaN")},
+    {"name": "\u3164"}, {"name": "\u2800\u2800"}, {"name": "\u0301\u0302"}, {"name": "Bank\u202eevil"},
+    {"name": "two\u2028lines"},
+], ids=["year 1 with offset", "year 9999 with offset", "sNaN", "NaN", "hangul filler", "braille blanks",
+        "combining only", "bidi override", "line separator"])
+def test_odd_values_found_by_review_are_refused(company, change):
+    with pytest.raises(ValidationError):
+        customers.update_customer(company.con, company.actor("rep_a"), company.customers["rep_a"], change)
+
+
+@pytest.mark.parametrize("filters", [{"q": "\ud800"}, {"stage": ["\ud800"]}, {"q": "a\x00b"}])
+def test_broken_text_in_a_search_is_a_validation_error(company, filters):
+    with pytest.raises(ValidationError):
+        customers.list_customers(company.con, company.actor("rep_a"), filters)
+
+
+def test_org_services_validate_every_value(company):
+    from core import org, recycle
+
+    c, boss = company.con, company.actor("boss")
+    bad_calls = [
+        lambda: org.create_team(c, boss, 5), lambda: org.create_team(c, boss, "x" * 1_000_000),
+        lambda: org.create_team(c, boss, "NUL\x00team"), lambda: org.create_team(c, boss, "ok", parent_id="abc"),
+        lambda: org.update_team(c, boss, company.teams["west"], name=5),
+        lambda: org.update_team(c, boss, company.teams["west"], name="East"),  # a sibling's name
+        lambda: org.create_user(c, boss, "newbie", 5, "sales", "Start#2026"),
+        lambda: org.create_user(c, boss, "newbie", "New", "sales", None),
+        lambda: org.create_user(c, boss, "newbie", "New", "sales", "Start#2026\ud800"),
+        lambda: org.create_user(c, boss, "newbie", "New", "sales", "Start#2026", team_id="abc"),
+        lambda: org.update_user(c, boss, company.users["rep_a"], is_new_hire="no"),
+        lambda: org.update_user(c, boss, company.users["rep_a"], active=0),
+        lambda: org.update_user(c, boss, company.users["rep_a"], email="x" * 1_000_000 + "@a.cn"),
+        lambda: org.update_user(c, boss, "abc", name="x"),
+        lambda: org.reset_password(c, boss, company.users["rep_a"], None),
+        lambda: org.users(c, boss, q=5),
+        lambda: recycle.delete(c, boss, "customer", [1.9]),
+        lambda: recycle.restore(c, boss, "customer", "12"),
+        lambda: recycle.delete(c, boss, "customer", None),
+        lambda: recycle.deleted(c, boss, limit="x"),
+        lambda: recycle.deleted(c, boss, entity=["customer"]),
+    ]
+    before = c.execute("SELECT (SELECT count(*) FROM teams), (SELECT count(*) FROM users), "
+                       "(SELECT count(*) FROM customers WHERE deleted_at IS NOT NULL)").fetchall()
+    for i, call in enumerate(bad_calls):
+        with pytest.raises(CRMError):
+            call()
+    assert c.execute("SELECT (SELECT count(*) FROM teams), (SELECT count(*) FROM users), "
+                     "(SELECT count(*) FROM customers WHERE deleted_at IS NOT NULL)").fetchall() == before
+    assert c.execute("SELECT is_new_hire, active FROM users WHERE id = ?", [company.users["rep_a"]]).fetchall() == [
+        (False, True)]

@@ -6,8 +6,12 @@ from core import customers, org
 from core.errors import PermissionDenied, ValidationError
 
 
+_n = iter(range(10**6))
+
+
 def _create(company, who, **where):
-    return customers.create_customer(company.con, company.actor(who), {"name": f"New of {who}"}, **where)
+    """A new customer with a name of its own (the duplicate guard would warn about a repeated one)."""
+    return customers.create_customer(company.con, company.actor(who), {"name": f"Zhang-{next(_n)}-{who}"}, **where)
 
 
 def test_a_rep_creates_for_self_or_the_own_team_pool(company):

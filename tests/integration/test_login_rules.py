@@ -204,7 +204,7 @@ def test_a_lock_mails_the_owner_in_their_language_once(company):
     mails = c.execute("SELECT to_addr, subject, body, status FROM outbox").fetchall()
     assert len(mails) == 1
     to_addr, subject, body, status = mails[0]
-    until = "2026-11-23 09:49 UTC"
+    until = "2026-11-23 17:49 (Asia/Shanghai)"  # 09:49 UTC, told in the company's time zone
     assert to_addr == "rep.a@example.cn" and status == "queued"
     assert subject == translate("zh", "auth.locked_mail_subject", until=until) and "锁定" in subject
     assert "rep_a" in body and until in body and "5" in body

@@ -12,10 +12,14 @@ from tests.conftest import ROOT, company_app
 APP = ROOT / "app.py"
 
 ROLE_USERS = {"admin": "boss", "manager": "mgr", "sales": "rep_a", "marketing": "mkt", "service": "svc"}
-WORK = ["views/home.py", "views/customers.py", "views/account.py"]
-ADMIN = ["views/admin_users.py", "views/admin_teams.py", "views/admin_permissions.py", "views/admin_settings.py",
+WORK = ["views/home.py", "views/customers.py", "views/leads.py", "views/duplicates.py", "views/account.py"]
+# service agents see no leads; the duplicate check is for everyone who may view customers or leads
+NO_LEADS = ["views/home.py", "views/customers.py", "views/duplicates.py", "views/account.py"]
+ADMIN = ["views/admin_users.py", "views/admin_teams.py", "views/admin_permissions.py", "views/admin_fields.py",
+         "views/admin_settings.py",
          "views/admin_recycle.py", "views/admin_audit.py"]
-MENU = {"admin": WORK + ADMIN, "manager": WORK, "sales": WORK, "marketing": WORK, "service": WORK}
+LEAD = ["views/merge.py", "views/handover.py"]  # managers and admins: merge customers, hand over a leaver's
+MENU = {"admin": WORK + LEAD + ADMIN, "manager": WORK + LEAD, "sales": WORK, "marketing": WORK, "service": NO_LEADS}
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,79 @@
+"""The list machinery every list uses (customers, leads, contacts, the duplicate check…): fast at a
+million rows under any viewer's scope.
+
+The visible (id, sort key) pairs are gathered once, with the scope written as disjoint UNION ALL
+branches (core.access.branches) so each branch reaches the scan as a plain AND; the count and the
+page's ids come from those pairs in one statement; only the page's rows are then read in full and
+joined to owners and teams. Deep pages cost an OFFSET over narrow pairs, not over wide rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from core import access, db
+from core.context import Actor
+from core.errors import ValidationError
+
+MAX_PAGE = 1_000_000
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    module: str                 # permission module (core.access.MODULES)
+    table: str                  # table, read with alias `x`
+    columns: str                # the page's columns, over `x` and the joins
+    joins: str = ""             # joins for the page's rows (owners, teams…)
+    sorts: dict[str, tuple[str, str]] | None = None  # sort name -> (expression over x, join it needs)
+
+
+def page_args(page: Any, page_size: Any) -> tuple[int, int]:
+    if isinstance(page, bool) or not isinstance(page, int) or not 0 <= page <= MAX_PAGE:
+        raise ValidationError("list.bad_page", max=f"{MAX_PAGE:,}")
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValidationError("list.bad_page_size", max=MAX_PAGE_SIZE)
+    return page, page_size
+
+
+def visible(con: duckdb.DuckDBPyConnection, actor: Actor, spec: ListSpec, where: list[str], args: list,
+            sort_expr: str = "NULL", sort_join: str = "", action: str = "view") -> tuple[str, list]:
+    """SQL of the visible (id, k) pairs: one UNION ALL branch per disjoint part of the scope."""
+    parts, params = [], []
+    for branch, bparams in access.branches(con, actor, spec.module, action, "x"):
+        cond = " AND ".join(["x.deleted_at IS NULL", branch] + where)
+        parts.append(f"SELECT x.id, {sort_expr} AS k FROM {spec.table} x {sort_join} WHERE {cond}")
+        params += bparams + args
+    return " UNION ALL ".join(parts), params
+
+
+def fetch_page(con: duckdb.DuckDBPyConnection, actor: Actor, spec: ListSpec, where: list[str], args: list,
+               sort: str, desc: bool, page: Any, page_size: Any) -> tuple[pl.DataFrame, int]:
+    """One page of the rows the actor may see (and the total), sorted, ties broken by id."""
+    if not spec.sorts or sort not in spec.sorts:
+        raise ValidationError("list.bad_sort")
+    page, page_size = page_args(page, page_size)
+    sort_expr, sort_join = spec.sorts[sort]
+    pairs, params = visible(con, actor, spec, where, args, sort_expr, sort_join)
+    direction = "DESC" if desc else "ASC"
+    total, ids = con.execute(
+        f"WITH v AS MATERIALIZED ({pairs}) "  # sql-ok: fixed columns, bound values
+        f"SELECT (SELECT count(*) FROM v), (SELECT coalesce(list(id), []) FROM (SELECT id FROM v "
+        f"ORDER BY k {direction} NULLS LAST, id DESC LIMIT ? OFFSET ?))",
+        params + [page_size, page * page_size],
+    ).fetchall()[0]
+    df = db.frame(
+        con,
+        f"SELECT {spec.columns} FROM (SELECT unnest(?) AS id, generate_subscripts(?, 1) AS pos) p "
+        f"JOIN {spec.table} x ON x.id = p.id {spec.joins} ORDER BY p.pos",
+        [ids, ids],
+    )
+    return df, total
+
+
+def count(con: duckdb.DuckDBPyConnection, actor: Actor, spec: ListSpec, where: list[str], args: list) -> int:
+    pairs, params = visible(con, actor, spec, where, args)
+    return db.scalar(con, f"SELECT count(*) FROM ({pairs})", params)  # sql-ok: bound values

@@ -1,0 +1,115 @@
+"""A rep's day in real Chromium: scan a business card -> the lead form is pre-filled -> the duplicate
+guard warns of the same company held by a colleague -> save anyway -> convert -> log a follow-up due
+today -> it is on the customer's timeline and on My day. Screenshots in test-artifacts/e2e/."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from playwright.sync_api import expect
+
+from core import auth, clock, customers, db, setup
+from tests.conftest import ROOT
+from tests.e2e.test_journey import browser, free_port, settle, shot  # noqa: F401  (the module's browser)
+from tests.integration.test_cardscan_ocr import CARDS
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e_card")
+    con, _ = setup.open_database(tmp / "crm.duckdb", "XS")
+    con.execute("UPDATE users SET must_change_password = FALSE WHERE username IN ('rep', 'manager')")
+    boss = auth.actor_for(con, "admin")
+    colleague = db.scalar(con, "SELECT id FROM users WHERE role = 'sales' AND username <> 'rep' AND active "
+                               "AND team_id <> (SELECT team_id FROM users WHERE username = 'rep') LIMIT 1")
+    customers.create_customer(con, boss, {"name": "星河科技", "city": "上海"}, owner_id=colleague)
+    con.close()
+    port = free_port()
+    env = {**os.environ, "CRM_DB": str(tmp / "crm.duckdb"), "CRM_SECRETS": str(tmp / "secrets.toml")}
+    log = open(tmp / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError((tmp / "streamlit.log").read_text())
+    yield url, tmp
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+
+
+def test_a_card_becomes_a_lead_then_a_customer_with_a_follow_up_on_my_day(server, browser, tmp_path):  # noqa: F811
+    url, tmp = server
+    card = tmp_path / "card.png"
+    card.write_bytes(CARDS[0].render())
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url)
+    settle(page)
+    page.get_by_label("Username").fill("rep")
+    page.get_by_label("Password", exact=True).fill("Demo#2026")
+    page.get_by_role("button", name="Log in").click()
+    settle(page)
+
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Leads").click()
+    settle(page)
+    page.get_by_text("New lead").click()
+    settle(page)
+    page.locator("input[type='file']").set_input_files(str(card))
+    expect(page.get_by_label("Name *")).to_have_value("王建国", timeout=90_000)
+    settle(page)
+    expect(page.get_by_label("Company")).to_have_value("上海星河科技有限公司")
+    shot(page, "11-card-scanned-lead-prefilled")
+
+    page.get_by_role("button", name="Create").click()
+    settle(page)
+    expect(page.get_by_text("星河科技").first).to_be_visible(timeout=30_000)  # the colleague's customer
+    shot(page, "12-duplicate-warning")
+    page.get_by_text("Save anyway").click()
+    page.get_by_role("button", name="Create").click()
+    settle(page)
+    expect(page.get_by_text("Lead “王建国” created.")).to_be_visible(timeout=30_000)
+
+    page.get_by_text("Convert to a customer").first.click()
+    settle(page)
+    page.get_by_role("button", name="Convert to a customer").click()
+    settle(page)
+    if page.get_by_text("Save anyway").count():  # the same warning, for the new customer
+        page.get_by_text("Save anyway").click()
+        page.get_by_role("button", name="Convert to a customer").click()
+        settle(page)
+    expect(page.get_by_text("is now a customer")).to_be_visible(timeout=30_000)
+    shot(page, "13-converted-customer")
+
+    con = db.connect(":memory:")  # the app holds the file: the expected local date comes from the setting's zone
+    today = dt.datetime.now(clock.zone(con)).date()
+    con.close()
+    due = page.get_by_label("Next follow-up").last  # the follow-up form, below the customer's own fields
+    due.click()
+    due.fill(f"{today:%Y-%m-%d} 23:45")
+    due.press("Enter")
+    page.get_by_label("Subject").first.fill("Called from the card")
+    page.get_by_role("button", name="Log follow-up").click()
+    settle(page)
+    expect(page.get_by_text("Called from the card").first).to_be_visible(timeout=30_000)
+    shot(page, "14-timeline-with-follow-up")
+
+    page.get_by_test_id("stSidebar").get_by_role("link", name="My day").click()
+    settle(page)
+    expect(page.get_by_text("上海星河科技有限公司").first).to_be_visible(timeout=30_000)
+    shot(page, "15-my-day-follow-up-due")
+    page.close()
