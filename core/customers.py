@@ -16,7 +16,7 @@ import polars as pl
 
 from core import access, audit, db, dedup, fields, listing, options, records
 from core.context import Actor
-from core.errors import Conflict, DuplicateError, NotFound, ValidationError
+from core.errors import Conflict, DuplicateError, NotFound, PermissionDenied, ValidationError
 from core.fields import Field
 
 KINDS = ("company", "person")
@@ -317,3 +317,134 @@ def provinces(con: duckdb.DuckDBPyConnection, actor: Actor) -> list[str]:
 
 
 fields.register("customer", FIELDS)
+
+
+# ---------------------------------------------------------------------------------------- bulk actions
+BULK_MAX = 500
+
+
+def _bulk_ids(ids: Any) -> list[int]:
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, (list, tuple, set)) or not 0 < len(ids) <= BULK_MAX:
+        raise ValidationError("bulk.bad_selection", max=BULK_MAX)
+    return sorted({record_id(i) for i in ids})
+
+
+def _in_scope(con, actor: Actor, ids: list[int], action: str) -> list[dict]:
+    """The selected customers the actor may `action`, checked one by one in one query."""
+    where, params = access.predicate(con, actor, "customers", action, "x")
+    return db.rows(con, f"SELECT x.id, x.stage, x.level, x.owner_id, x.team_id FROM customers x "
+                        f"WHERE x.id IN (SELECT unnest(?)) AND x.deleted_at IS NULL AND {where}", [ids] + params)
+
+
+def bulk_update(con: duckdb.DuckDBPyConnection, actor: Actor, ids: Any, changes: dict[str, Any]) -> dict:
+    """Change stage and/or level of the selected customers. Each record is checked: those the actor may
+    not edit are skipped and counted. Returns {"done": n, "skipped": m}."""
+    access.require(con, actor, "customers", "edit")
+    ids = _bulk_ids(ids)
+    if not isinstance(changes, dict) or not changes or not set(changes) <= {"stage", "level"}:
+        raise ValidationError("bulk.bad_change")
+    _defs, own, _custom = records.prepare(con, actor, SPEC, changes, creating=False)
+
+    def work():
+        rows = _in_scope(con, actor, ids, "edit")
+        for col, value in own.items():
+            targets = [r["id"] for r in rows if r[col] != value]
+            if not targets:
+                continue
+            extra = ", won_at = coalesce(won_at, ?)" if col == "stage" and value in ("won", "upgrade") else ""
+            con.execute(f"UPDATE customers SET {col} = ?{extra}, updated_at = greatest(updated_at + "  # sql-ok: col
+                        f"INTERVAL 1 MICROSECOND, ?) WHERE id IN (SELECT unnest(?))",
+                        [value] + ([actor.now] if extra else []) + [actor.now, targets])
+            for old_value in {r[col] for r in rows if r["id"] in targets}:
+                audit.record_many(con, actor, "update", "customer",
+                                  [r["id"] for r in rows if r["id"] in targets and r[col] == old_value],
+                                  field=col, old=old_value, new=value)
+        return {"done": len(rows), "skipped": len(ids) - len(rows)}
+
+    return db.write(con, work)
+
+
+def bulk_release(con: duckdb.DuckDBPyConnection, actor: Actor, ids: Any) -> dict:
+    """Release the selected customers to their team's shared pool (本组共享). A rep releases only own
+    customers; won customers stay with their owner. Each move is recorded with its reason."""
+    access.require(con, actor, "customers", "assign")
+    ids = _bulk_ids(ids)
+
+    def work():
+        rows = [r for r in _in_scope(con, actor, ids, "assign") if r["owner_id"] is not None
+                and r["stage"] not in ("won", "upgrade") and (r["owner_id"] == actor.id or access.scope_of(
+                    con, actor, "customers", "assign") != "own")]
+        moved = [r["id"] for r in rows]
+        if moved:
+            con.execute("UPDATE customers SET owner_id = NULL, pool_since = ?, updated_at = greatest(updated_at + "
+                        "INTERVAL 1 MICROSECOND, ?) WHERE id IN (SELECT unnest(?))", [actor.now, actor.now, moved])
+            con.execute("INSERT INTO pool_moves SELECT nextval('seq_pool_moves'), id, owner_id, NULL, team_id, team_id, "
+                        "'release', ?, ? FROM (SELECT unnest(?) AS id, unnest(?) AS owner_id, unnest(?) AS team_id)",
+                        [actor.id, actor.now, moved, [r["owner_id"] for r in rows], [r["team_id"] for r in rows]])
+            for owner in {r["owner_id"] for r in rows}:
+                audit.record_many(con, actor, "release", "customer", [r["id"] for r in rows if r["owner_id"] == owner],
+                                  field="owner_id", old=owner, new=None)
+        return {"done": len(moved), "skipped": len(ids) - len(moved)}
+
+    return db.write(con, work)
+
+
+def bulk_reassign(con: duckdb.DuckDBPyConnection, actor: Actor, ids: Any, owner_id: Any) -> dict:
+    """Give the selected customers to another user (managers and admins: the assign scope over the
+    target team, core.access.check_holder). Reps never move records rep to rep."""
+    access.require(con, actor, "customers", "assign")
+    if access.scope_of(con, actor, "customers", "assign") == "own":
+        raise PermissionDenied("bulk.reps_cannot_reassign")
+    ids = _bulk_ids(ids)
+    if isinstance(owner_id, bool) or not isinstance(owner_id, int):
+        raise ValidationError("assign.bad_owner")
+
+    def work():
+        owner, team = access.check_holder(con, actor, "customers", owner_id, None)
+        rows = [r for r in _in_scope(con, actor, ids, "assign") if r["owner_id"] != owner]
+        moved = [r["id"] for r in rows]
+        if moved:
+            con.execute("UPDATE customers SET owner_id = ?, team_id = ?, assigned_at = ?, pool_since = NULL, "
+                        "updated_at = greatest(updated_at + INTERVAL 1 MICROSECOND, ?) WHERE id IN (SELECT unnest(?))",
+                        [owner, team, actor.now, actor.now, moved])
+            con.execute("INSERT INTO pool_moves SELECT nextval('seq_pool_moves'), id, owner_id, ?, team_id, ?, "
+                        "'assign', ?, ? FROM (SELECT unnest(?) AS id, unnest(?) AS owner_id, unnest(?) AS team_id)",
+                        [owner, team, actor.id, actor.now, moved, [r["owner_id"] for r in rows],
+                         [r["team_id"] for r in rows]])
+            for old in {r["owner_id"] for r in rows}:
+                audit.record_many(con, actor, "reassign", "customer", [r["id"] for r in rows if r["owner_id"] == old],
+                                  field="owner_id", old=old, new=owner)
+            from core import contacts  # contacts build on customers
+
+            contacts.sync_holders(con, moved)
+        return {"done": len(moved), "skipped": len(ids) - len(moved)}
+
+    return db.write(con, work)
+
+
+def bulk_task(con: duckdb.DuckDBPyConnection, actor: Actor, ids: Any, title: Any, due_at: Any) -> dict:
+    """A follow-up task per selected customer, for its owner (the actor for pool customers)."""
+    access.require(con, actor, "tasks", "create")
+    ids = _bulk_ids(ids)
+    clean = fields.clean(con, _TASK_FIELDS, {"title": title, "due_at": due_at}, creating=True)
+
+    def work():
+        rows = _in_scope(con, actor, ids, "view")
+        if rows:
+            con.execute(
+                "INSERT INTO tasks (id, title, kind, due_at, status, assignee_id, team_id, customer_id, created_by, "
+                "created_at) SELECT nextval('seq_tasks'), ?, 'task', ?, 'open', coalesce(o, ?), t, c, ?, ? "
+                "FROM (SELECT unnest(?) AS c, unnest(?) AS o, unnest(?) AS t)",
+                [clean["title"], clean["due_at"], actor.id, actor.id, actor.now, [r["id"] for r in rows],
+                 [r["owner_id"] for r in rows], [r["team_id"] for r in rows]])
+            audit.record_many(con, actor, "task", "customer", [r["id"] for r in rows], field="task",
+                              new=clean["title"])
+        return {"done": len(rows), "skipped": len(ids) - len(rows)}
+
+    return db.write(con, work)
+
+
+_TASK_FIELDS = {f.name: f for f in (
+    Field("title", "text", "bulk.task_title", required=True, max_len=200),
+    Field("due_at", "datetime", "bulk.task_due", required=True),
+)}

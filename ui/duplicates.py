@@ -50,19 +50,28 @@ def show_matches(con, actor, matches: list[Match], key: str = "dup") -> None:
 
 
 def refused(con, actor, exc, key: str) -> None:
-    """A form's save refused by the duplicate guard: the message, the matches (as far as the user may
-    see them) and, for a warning, the "save anyway" box on the form's next submit (see `anyway`)."""
+    """A form's save refused by the duplicate guard. A block: the message and the matches (as far as
+    the user may see them). A warning: kept for the form, which then shows it above a "save anyway" box
+    (see `anyway`), so the user decides with the matches in view."""
     from ui import errors
 
+    if exc.warn:
+        st.session_state[f"{key}_refusal"] = exc
+        st.rerun()
     errors.show(exc)
     if exc.matches:
         show_matches(con, actor, list(exc.matches), key=f"{key}_dups")
-    if exc.warn:
-        st.session_state[f"{key}_warned"] = True
 
 
-def anyway(key: str) -> bool:
-    """Inside the form: after a warning, a box to save despite it (the guard's `confirmed`)."""
-    if not st.session_state.get(f"{key}_warned"):
+def anyway(con, actor, key: str) -> bool:
+    """Inside the form: after a warning, the warning, its matches and a box to save despite it (the
+    guard's `confirmed`)."""
+    from ui import errors
+
+    exc = st.session_state.get(f"{key}_refusal")
+    if exc is None:
         return False
+    errors.show(exc)
+    if exc.matches:
+        show_matches(con, actor, list(exc.matches), key=f"{key}_dups")
     return st.checkbox(t("dup.save_anyway"), key=f"{key}_confirm")

@@ -68,3 +68,17 @@ def select_one(df: pl.DataFrame, columns: dict[str, str], key: str, id_column: s
     digest = hashlib.sha1(repr(ids).encode()).hexdigest()[:12]
     picked = show(df, columns, key=f"{key}_{digest}", selectable=True, height=height)
     return ids[picked[0]] if picked and 0 <= picked[0] < len(ids) else None
+
+
+def select_many(df: pl.DataFrame, columns: dict[str, str], key: str, id_column: str = "id",
+                height: int | str = "auto") -> list:
+    """A table whose rows can be ticked; returns the ticked records' ids (dropped when the rows change,
+    like `select_one`)."""
+    ids = df[id_column].to_list() if id_column in df.columns else []
+    digest = hashlib.sha1(repr(ids).encode()).hexdigest()[:12]
+    present = [c for c in columns if c in df.columns]
+    view, height = display_frame(df.select(present).rename({c: t(columns[c]) for c in present}), height)
+    event = st.dataframe(view, key=f"{key}_{digest}", hide_index=True, on_select="rerun",
+                         selection_mode="multi-row", width="stretch", height=height)
+    rows = list(event.selection.rows) if event and event.selection else []
+    return [ids[i] for i in rows if 0 <= i < len(ids)]

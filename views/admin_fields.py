@@ -19,7 +19,7 @@ ROLES = access.ROLES
 fields_tab, lists_tab = st.tabs([t("fields.tab_fields"), t("fields.tab_lists")])
 
 with fields_tab:
-    obj = st.segmented_control(t("fields.object"), ("customer", "lead"), key="fld_obj",
+    obj = st.segmented_control(t("fields.object"), ("customer", "lead", "contact"), key="fld_obj",
                                format_func=lambda o: t(f"entity.{o}")) or "customer"
     with errors.handled():
         defs = fields.definitions(c, obj)

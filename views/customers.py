@@ -3,7 +3,7 @@
 import polars as pl
 import streamlit as st
 
-from core import access, activities, customers, fields, options, recycle, settings
+from core import access, activities, customers, fields, handover, options, recycle, settings
 from core.analytics import kpis
 from core.errors import Conflict, DuplicateError
 from ui import customer_panels, duplicates, errors, fieldform, forms, tables
@@ -60,7 +60,7 @@ def show_customer(cid) -> None:
     with st.form(form_key):
         edit_defs = fields.definitions(c, "customer", me.role, "edit")
         typed = fieldform.inputs(c, edit_defs, seen, key=form_key, choice_labels=labels)
-        confirmed = duplicates.anyway(form_key)
+        confirmed = duplicates.anyway(c, me, form_key)
         submitted = st.form_submit_button(t("action.save"), type="primary")
     if submitted:
         changed = fieldform.changes(c, edit_defs, seen, typed)
@@ -89,6 +89,51 @@ def show_customer(cid) -> None:
                     forms.flash(t("customer.deleted", name=detail["name"]))
                     _close()
                     st.rerun()
+
+
+bulk_allowed = access.can(c, me, "customers", "edit") or access.can(c, me, "customers", "assign")
+
+
+def _bulk_done(result: dict, key: str) -> None:
+    forms.flash(t(key, n=result["done"]) + (" " + t("bulk.skipped", n=result["skipped"]) if result["skipped"] else ""))
+    state["cust_nonce"] = state.get("cust_nonce", 0) + 1  # new rows: the ticks are dropped
+    st.rerun()
+
+
+def bulk_panel(ticked: list) -> None:
+    """What can be done to the ticked customers; core checks every record."""
+    if not ticked:
+        st.caption(t("bulk.tick_rows"))
+        return
+    st.markdown(t("bulk.selected", n=len(ticked)))
+    a, b = st.columns(2)
+    if access.can(c, me, "customers", "edit"):
+        with a.form("bulk_stage", border=True):
+            stage = st.selectbox(t("customer.stage"), [None, *stage_names], format_func=lambda v: stage_names.get(v, "—"))
+            level = st.selectbox(t("customer.level"), [None, *level_names], format_func=lambda v: level_names.get(v, "—"))
+            if st.form_submit_button(t("bulk.apply")):
+                with errors.handled():
+                    changes = {k: v for k, v in (("stage", stage), ("level", level)) if v}
+                    _bulk_done(customers.bulk_update(c, me, ticked, changes), "bulk.updated")
+    if access.can(c, me, "tasks", "create"):
+        with b.form("bulk_task", border=True):
+            title = st.text_input(t("bulk.task_title"), max_chars=200)
+            due = st.date_input(t("bulk.task_due"), value=None)
+            if st.form_submit_button(t("bulk.add_task")):
+                with errors.handled():
+                    _bulk_done(customers.bulk_task(c, me, ticked, title, due), "bulk.tasks_added")
+    if access.can(c, me, "customers", "assign"):
+        r1, r2 = st.columns(2)
+        if r1.button(t("bulk.release"), key="bulk_release"):
+            with errors.handled():
+                _bulk_done(customers.bulk_release(c, me, ticked), "bulk.released")
+        if access.scope_of(c, me, "customers", "assign") != "own":
+            with r2.form("bulk_reassign", border=True):
+                people = {u["id"]: f"{u['name']} ({u['team'] or '—'})" for u in handover.receivers(c, me)}
+                to = st.selectbox(t("bulk.reassign_to"), [None, *people], format_func=lambda v: people.get(v, "—"))
+                if st.form_submit_button(t("bulk.reassign")):
+                    with errors.handled():
+                        _bulk_done(customers.bulk_reassign(c, me, ticked, to), "bulk.reassigned")
 
 
 def _step(delta: int) -> None:
@@ -154,15 +199,16 @@ def list_view() -> None:
             ((pl.col("next_followup_at") < activities.overdue_cutoff(c, me)) & pl.col("owner_id").is_not_null())
             .fill_null(False).alias("overdue"),
         )
-        picked = tables.select_one(
-            shown,
-            {"name": "customer.name", "phone": "customer.phone", "stage": "customer.stage", "level": "customer.level",
-             "province": "customer.province", "city": "customer.city", "owner_name": "customer.owner",
-             "team_name": "customer.team", "last_activity_at": "customer.last_activity_at",
-             "next_followup_at": "customer.next_followup_at", "overdue": "followup.overdue",
-             "updated_at": "customer.updated_at"},
-            key=f"cust_table_{state.get('cust_nonce', 0)}",
-        )
+        columns = {"name": "customer.name", "phone": "customer.phone", "stage": "customer.stage",
+                   "level": "customer.level", "province": "customer.province", "city": "customer.city",
+                   "owner_name": "customer.owner", "team_name": "customer.team",
+                   "last_activity_at": "customer.last_activity_at", "next_followup_at": "customer.next_followup_at",
+                   "overdue": "followup.overdue", "updated_at": "customer.updated_at"}
+        if bulk_allowed and st.toggle(t("bulk.select_several"), key="cust_multi"):
+            ticked = tables.select_many(shown, columns, key=f"cust_ticks_{state.get('cust_nonce', 0)}")
+            bulk_panel(ticked)
+        else:
+            picked = tables.select_one(shown, columns, key=f"cust_table_{state.get('cust_nonce', 0)}")
         if total == 0:
             st.info(t("customers.none"))
         n1, n2, n3, _ = st.columns([1, 2, 1, 5], vertical_alignment="bottom")
@@ -178,14 +224,14 @@ def list_view() -> None:
 def new_customer() -> None:
     # ---------------------------------------------------------------- new customer
     if access.can(c, me, "customers", "create"):
-        with st.expander(t("customers.new")):
-            new_key = f"new_customer_{state.get('cust_new_nonce', 0)}"
+        new_key = f"new_customer_{state.get('cust_new_nonce', 0)}"
+        with st.expander(t("customers.new"), expanded=f"{new_key}_refusal" in state):
             with st.form(new_key):
                 new_defs = fields.definitions(c, "customer", me.role, "edit")
                 main = [n for n, f in new_defs.items() if n != "stage"]
                 typed = fieldform.inputs(c, new_defs, {"kind": "company"}, key=new_key, names=main,
                                          choice_labels=labels)
-                confirmed = duplicates.anyway(new_key)
+                confirmed = duplicates.anyway(c, me, new_key)
                 created = st.form_submit_button(t("action.create"), type="primary")
             if created:
                 values = fieldform.changes(c, new_defs, {}, typed)

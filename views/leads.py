@@ -66,7 +66,7 @@ def show_lead(lid) -> None:
     form_key = f"lead_edit_{lid}_{state.get(f'_lead_form_{lid}', 0)}"
     with st.form(form_key):
         typed = fieldform.inputs(c, edit_defs, seen, key=form_key, choice_labels=labels)
-        confirmed = duplicates.anyway(form_key)
+        confirmed = duplicates.anyway(c, me, form_key)
         submitted = st.form_submit_button(t("action.save"), type="primary")
     if submitted:
         changed = fieldform.changes(c, edit_defs, seen, typed)
@@ -88,7 +88,8 @@ def show_lead(lid) -> None:
                 st.rerun()
 
     convert, drop = st.columns(2)
-    with convert.expander(t("lead.convert"), icon=":material/how_to_reg:"):
+    with convert.expander(t("lead.convert"), icon=":material/how_to_reg:",
+                          expanded=f"lead_convert_{lid}_refusal" in state):
         with st.form(f"lead_convert_{lid}"):
             name = st.text_input(t("lead.convert_name"), lead.get("company") or lead["name"], max_chars=200)
             with_deal = st.checkbox(t("lead.convert_with_deal"))
@@ -96,7 +97,7 @@ def show_lead(lid) -> None:
             deal_name = d1.text_input(t("deal.name"), max_chars=200)
             amount = d2.number_input(t("deal.amount"), min_value=0.0, value=None, step=1000.0)
             close = d3.date_input(t("deal.expected_close"), value=None)
-            confirmed = duplicates.anyway(f"lead_convert_{lid}")
+            confirmed = duplicates.anyway(c, me, f"lead_convert_{lid}")
             go = st.form_submit_button(t("lead.convert"), type="primary")
         if go:
             deal = {k: v for k, v in {"name": deal_name or None, "amount": amount, "expected_close": close}.items()
@@ -197,7 +198,8 @@ def list_view() -> None:
 def new_lead() -> None:
     if not access.can(c, me, "leads", "create"):
         return
-    with st.expander(t("leads.new"), expanded=bool(state.get("_lead_prefill"))):
+    new_key = f"lead_new_{state.get('lead_new_nonce', 0)}"
+    with st.expander(t("leads.new"), expanded=bool(state.get("_lead_prefill")) or f"{new_key}_refusal" in state):
         try:
             from ui import cardscan
         except ImportError:  # pragma: no cover - the card scanner ships with the customer-management issue
@@ -220,7 +222,7 @@ def new_lead() -> None:
         with st.form(key):
             typed = fieldform.inputs(c, defs, {**prefill, "source": prefill.get("source") or (
                 "card_scan" if prefill else None)}, key=key, names=names, choice_labels=labels)
-            confirm = duplicates.anyway(key)
+            confirm = duplicates.anyway(c, me, key)
             created = st.form_submit_button(t("action.create"), type="primary")
         if created:
             values = fieldform.changes(c, defs, {}, typed)

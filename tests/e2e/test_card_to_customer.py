@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zoneinfo
 
 import pytest
 from playwright.sync_api import expect
@@ -77,9 +78,11 @@ def test_a_card_becomes_a_lead_then_a_customer_with_a_follow_up_on_my_day(server
 
     page.get_by_role("button", name="Create").click()
     settle(page)
-    expect(page.get_by_text("星河科技").first).to_be_visible(timeout=30_000)  # the colleague's customer
     shot(page, "12-duplicate-warning")
-    page.get_by_text("Save anyway").click()
+    anyway = page.get_by_text("Save anyway: I checked")
+    expect(anyway).to_be_visible(timeout=30_000)  # a colleague's customer 星河科技: warned, not blocked
+    expect(page.get_by_text("Olivia Wright").or_(page.get_by_text("held by")).first).to_be_visible()
+    anyway.click()
     page.get_by_role("button", name="Create").click()
     settle(page)
     expect(page.get_by_text("Lead “王建国” created.")).to_be_visible(timeout=30_000)
@@ -88,28 +91,29 @@ def test_a_card_becomes_a_lead_then_a_customer_with_a_follow_up_on_my_day(server
     settle(page)
     page.get_by_role("button", name="Convert to a customer").click()
     settle(page)
-    if page.get_by_text("Save anyway").count():  # the same warning, for the new customer
-        page.get_by_text("Save anyway").click()
+    if page.get_by_text("Save anyway: I checked").count():  # the same warning, for the new customer
+        page.get_by_text("Save anyway: I checked").click()
         page.get_by_role("button", name="Convert to a customer").click()
         settle(page)
     expect(page.get_by_text("is now a customer")).to_be_visible(timeout=30_000)
     shot(page, "13-converted-customer")
 
-    con = db.connect(":memory:")  # the app holds the file: the expected local date comes from the setting's zone
-    today = dt.datetime.now(clock.zone(con)).date()
-    con.close()
-    due = page.get_by_label("Next follow-up").last  # the follow-up form, below the customer's own fields
-    due.click()
-    due.fill(f"{today:%Y-%m-%d} 23:45")
-    due.press("Enter")
+    today = dt.datetime.now(zoneinfo.ZoneInfo(clock.DEFAULT_ZONE)).date()  # the demo's company time zone
+    # the date-time picker is made of spin-button segments: type into them from the year on
+    page.get_by_label("year, Next follow-up").last.click()
+    page.keyboard.type(f"{today:%Y%m%d}2345")
+    expect(page.get_by_label("minute, Next follow-up").last).to_have_attribute("aria-valuetext", "45")
     page.get_by_label("Subject").first.fill("Called from the card")
     page.get_by_role("button", name="Log follow-up").click()
     settle(page)
     expect(page.get_by_text("Called from the card").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("No next follow-up planned")).to_have_count(0)  # the customer now has one
     shot(page, "14-timeline-with-follow-up")
 
     page.get_by_test_id("stSidebar").get_by_role("link", name="My day").click()
     settle(page)
-    expect(page.get_by_text("上海星河科技有限公司").first).to_be_visible(timeout=30_000)
     shot(page, "15-my-day-follow-up-due")
+    # the table of due follow-ups draws on a canvas; its cells are in the page for screen readers
+    expect(page.locator("[data-testid='stDataFrame'] td", has_text="上海星河科技有限公司").first).to_be_attached(
+        timeout=30_000)
     page.close()
