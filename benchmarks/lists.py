@@ -45,8 +45,8 @@ def raw_visible(actor, search: bool) -> tuple[str, list]:
     cond = "c.deleted_at IS NULL"
     args: list = []
     if search:
-        cond += " AND (c.name ILIKE ? OR c.email ILIKE ?) AND c.stage IN ('intent')"
-        args = ["%科技%", "%科技%"]
+        cond += " AND c.name LIKE ? AND c.stage IN ('intent')"  # Chinese text: names only, a substring search
+        args = ["%科技%"]
     if actor.role == "admin":
         return f"SELECT c.id, c.updated_at AS k FROM customers c WHERE {cond}", args
     if actor.role == "sales":

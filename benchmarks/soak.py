@@ -31,7 +31,7 @@ from core import auth, customers, db, recycle, setup  # noqa: E402
 from core.context import utcnow  # noqa: E402
 from core.errors import CRMError, DuplicateError  # noqa: E402
 
-FIELDS = ("industry", "country", "province", "city", "district", "address", "postal_code", "source",
+FIELDS = ("industry", "country", "province", "city", "district", "address", "postal_code",
           "email", "employees")
 SHARED = 40
 
@@ -105,7 +105,7 @@ def run(path: str, threads: int, seconds: float, seed: int = 7) -> dict:
             except DuplicateError:
                 typed["DuplicateError"] += 1
             except CRMError as exc:
-                typed[type(exc).__name__] += 1
+                typed[f"{type(exc).__name__} {exc.key}"] += 1
             except Exception:  # noqa: BLE001 - counted: the soak's first figure
                 with lock:
                     result["untyped"].append(traceback.format_exc(limit=3))

@@ -105,8 +105,13 @@ def _filters(filters: Any, actor: Actor) -> tuple[list[str], list]:
         q = fields.search_text(q)
         digits = "".join(ch for ch in unicodedata.normalize("NFKC", q) if ch.isdigit())
         if q:
-            cond = "(x.name ILIKE ? OR x.email ILIKE ?"
-            args += [f"%{q}%", f"%{q}%"]
+            # text without letter case (Chinese, digits) is matched with LIKE, which DuckDB runs as a fast
+            # substring search; e-mails are stored in lower case
+            cond = f"(x.name {'ILIKE' if q.lower() != q.upper() else 'LIKE'} ?"
+            args.append(f"%{q}%")
+            if q.isascii():  # e-mails are ASCII: Chinese text is not looked for in them
+                cond += " OR x.email LIKE ?"
+                args.append(f"%{q.lower()}%")
             if len(digits) >= 4:
                 cond += " OR x.phone_norm LIKE ?"
                 args.append(f"%{digits}%")

@@ -61,8 +61,12 @@ def _filters(con, actor: Actor, given: Any) -> tuple[list[str], list]:
         q = fields.search_text(q)
         if q:
             digits = "".join(ch for ch in unicodedata.normalize("NFKC", q) if ch.isdigit())
-            cond = "(x.name ILIKE ? OR x.company ILIKE ? OR x.email ILIKE ?"
-            args += [f"%{q}%"] * 3
+            like = "ILIKE" if q.lower() != q.upper() else "LIKE"  # caseless text: a fast substring search
+            cond = f"(x.name {like} ? OR x.company {like} ?"
+            args += [f"%{q}%", f"%{q}%"]
+            if q.isascii():  # e-mails are ASCII: Chinese text is not looked for in them
+                cond += " OR x.email LIKE ?"
+                args.append(f"%{q.lower()}%")
             if len(digits) >= 4:
                 cond += " OR x.phone_norm LIKE ?"
                 args.append(f"%{digits}%")

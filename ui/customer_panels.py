@@ -351,6 +351,12 @@ def contacts(con, actor, customer_id) -> None:
     else:
         tables.show(df, _CONTACT_COLUMNS, key=f"ct_table_{cid}_{nonce}")
         picked = None
+    linked = st.query_params.get("contact")  # a contact's own link: views/customers.py?contact=…
+    if picked is None and linked and not df.is_empty() and linked.isascii() and linked.isdigit() \
+            and int(linked) in df["id"].to_list():
+        picked = int(linked)
+        row = df.filter(df["id"] == picked).row(0, named=True)
+        st.markdown(f"**{md(row['name'])}**" + (f" · {md(row['title'])}" if row.get("title") else ""))
     if not may_edit:
         st.caption(t("contacts.read_only"))
         return

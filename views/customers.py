@@ -3,7 +3,7 @@
 import polars as pl
 import streamlit as st
 
-from core import access, activities, customers, fields, handover, options, recycle, settings
+from core import access, activities, contacts, customers, fields, handover, options, recycle, settings
 from core.analytics import kpis
 from core.errors import Conflict, DuplicateError
 from ui import customer_panels, duplicates, errors, fieldform, forms, tables
@@ -252,6 +252,9 @@ def new_customer() -> None:
                         st.rerun()
 
 
+if st.query_params.get("contact") and not st.query_params.get("id"):  # a contact's own link opens it on its
+    with errors.handled():                                                # customer's page
+        st.query_params["id"] = str(contacts.get_contact(c, me, st.query_params["contact"])["customer_id"])
 open_id = st.query_params.get("id")
 if open_id:
     st.button(t("customers.back_to_list"), icon=":material/arrow_back:", key="cust_back", on_click=_close)

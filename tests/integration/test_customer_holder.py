@@ -60,3 +60,11 @@ def test_an_inactive_user_or_a_deleted_team_receives_nothing(company):
         _create(company, "boss", owner_id=company.users["mkt"])
     with pytest.raises(ValidationError):  # the owner is not in the team named
         _create(company, "boss", owner_id=company.users["rep_a"], team_id=company.teams["west"])
+
+
+def test_search_finds_chinese_names_emails_and_phone_digits(company):
+    c, rep = company.con, company.actor("rep_a")
+    cid = customers.create_customer(c, rep, {"name": "星河科技", "email": "Sales@KeJi.cn", "phone": "13912345678"})
+    for q in ("科技", "keji", "SALES@", "1234 5678", "１２３４５６７８"):
+        assert cid in customers.list_customers(c, rep, {"q": q})[0]["id"].to_list(), q
+    assert customers.list_customers(c, rep, {"q": "科技有限"})[1] == 0

@@ -162,3 +162,25 @@ def test_the_my_day_follow_up_numbers_equal_the_lists_they_open(page_db, who):
         assert not at.exception
         caption = next(c.value for c in at.caption if "page" in c.value)
         assert caption.startswith(f"{figures[key]} customer"), (due, caption, figures[key])
+
+
+def test_a_contact_has_a_link_of_its_own(page_db):
+    company, _ = page_db
+    from core import contacts
+
+    cur = cursor_of_app()
+    rep = auth.actor_for(cur, "rep_a")
+    contact_id = contacts.create_contact(cur, rep, company.customers["rep_a"], {"name": "赵小姐", "title": "采购经理"})
+    at = page_as("rep_a", contact=str(contact_id))
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.query_params.get("id") == str(company.customers["rep_a"])
+    assert any("赵小姐" in m.value for m in at.markdown)
+    assert "赵小姐" in [w.value for w in at.text_input if w.label == "Name *"]  # its edit form is open
+    at = page_as("rep_w", contact=str(contact_id))
+    assert not at.exception and any("not found" in e.value.lower() for e in at.error)
+
+
+def cursor_of_app():
+    from ui.db import database
+
+    return database().cursor()
