@@ -171,7 +171,8 @@ def list_customers(
 ) -> tuple[pl.DataFrame, int]:
     """One page of the customers the actor may see, and how many there are in all (core.listing)."""
     where, args = _filters(filters, actor)
-    return listing.fetch_page(con, actor, LIST, where, args, sort, desc, page, page_size)
+    searching = isinstance(filters, dict) and bool((filters.get("q") or "").strip())
+    return listing.fetch_page(con, actor, LIST, where, args, sort, desc, page, page_size, one_scan=searching)
 
 
 def count_customers(con: duckdb.DuckDBPyConnection, actor: Actor, filters: dict[str, Any] | None = None) -> int:

@@ -105,7 +105,8 @@ def list_leads(con: duckdb.DuckDBPyConnection, actor: Actor, filters_: dict | No
                desc: bool = True, page: int = 0, page_size: int = 50) -> tuple[pl.DataFrame, int]:
     """One page of the leads the actor may see, and how many there are (core.listing)."""
     where, args = _filters(con, actor, filters_)
-    return listing.fetch_page(con, actor, LIST, where, args, sort, desc, page, page_size)
+    searching = isinstance(filters_, dict) and bool((filters_.get("q") or "").strip())
+    return listing.fetch_page(con, actor, LIST, where, args, sort, desc, page, page_size, one_scan=searching)
 
 
 def get_lead(con: duckdb.DuckDBPyConnection, actor: Actor, lead_id: Any, action: str = "view") -> dict:

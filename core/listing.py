@@ -40,8 +40,17 @@ def page_args(page: Any, page_size: Any) -> tuple[int, int]:
 
 
 def visible(con: duckdb.DuckDBPyConnection, actor: Actor, spec: ListSpec, where: list[str], args: list,
-            sort_expr: str = "NULL", sort_join: str = "", action: str = "view") -> tuple[str, list]:
-    """SQL of the visible (id, k) pairs: one UNION ALL branch per disjoint part of the scope."""
+            sort_expr: str = "NULL", sort_join: str = "", action: str = "view",
+            one_scan: bool = False) -> tuple[str, list]:
+    """SQL of the visible (id, k) pairs: one UNION ALL branch per disjoint part of the scope, each a
+    plain AND that reaches the scan whole. With `one_scan` (a costly filter such as a text search, which
+    each branch would evaluate over the whole table again) and an "own" scope (a rep: own records or the
+    own team's pool, a small OR) one scan with the scope as one condition: measured at 1M customers, a
+    rep's search 88 -> 62 ms, while a manager's (team tree) search is faster in branches (50 vs 65 ms)."""
+    if one_scan and access.scope_of(con, actor, spec.module, action) == "own":
+        scope, sparams = access.predicate(con, actor, spec.module, action, "x")
+        cond = " AND ".join(["x.deleted_at IS NULL"] + where + [scope])
+        return f"SELECT x.id, {sort_expr} AS k FROM {spec.table} x {sort_join} WHERE {cond}", args + sparams
     parts, params = [], []
     for branch, bparams in access.branches(con, actor, spec.module, action, "x"):
         cond = " AND ".join(["x.deleted_at IS NULL", branch] + where)
@@ -51,13 +60,14 @@ def visible(con: duckdb.DuckDBPyConnection, actor: Actor, spec: ListSpec, where:
 
 
 def fetch_page(con: duckdb.DuckDBPyConnection, actor: Actor, spec: ListSpec, where: list[str], args: list,
-               sort: str, desc: bool, page: Any, page_size: Any) -> tuple[pl.DataFrame, int]:
-    """One page of the rows the actor may see (and the total), sorted, ties broken by id."""
+               sort: str, desc: bool, page: Any, page_size: Any, one_scan: bool = False) -> tuple[pl.DataFrame, int]:
+    """One page of the rows the actor may see (and the total), sorted, ties broken by id. `one_scan`:
+    see `visible`."""
     if not spec.sorts or sort not in spec.sorts:
         raise ValidationError("list.bad_sort")
     page, page_size = page_args(page, page_size)
     sort_expr, sort_join = spec.sorts[sort]
-    pairs, params = visible(con, actor, spec, where, args, sort_expr, sort_join)
+    pairs, params = visible(con, actor, spec, where, args, sort_expr, sort_join, one_scan=one_scan)
     direction = "DESC" if desc else "ASC"
     total, ids = con.execute(
         f"WITH v AS MATERIALIZED ({pairs}) "  # sql-ok: fixed columns, bound values
