@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
 import subprocess
 import sys
 import time
@@ -22,16 +21,7 @@ from PIL import Image  # noqa: E402
 
 from core import cardscan  # noqa: E402
 from tests.integration.test_cardscan_ocr import CARDS  # noqa: E402
-
-
-def median_ms(fn, runs: int) -> float:
-    fn()  # warm
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+from benchmarks.timing import median_ms  # noqa: E402
 
 
 def main() -> None:

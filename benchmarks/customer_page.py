@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import random
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -23,16 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core import activities, contacts, customers, db, fields, setup, timeline  # noqa: E402
 from core.auth import actor_for  # noqa: E402
 from core.context import utcnow  # noqa: E402
-
-
-def median_ms(fn, runs: int) -> float:
-    fn()
-    out = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return statistics.median(out) * 1000
+from benchmarks.timing import median_ms  # noqa: E402
 
 
 def page(con, actor, cid) -> None:

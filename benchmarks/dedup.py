@@ -36,16 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core import access, customers, db, dedup, setup  # noqa: E402
 from core.auth import actor_for  # noqa: E402
 from core.errors import DuplicateError  # noqa: E402
-
-
-def median_ms(fn, runs: int) -> float:
-    fn()  # warm
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+from benchmarks.timing import median_ms  # noqa: E402
 
 
 def raw_lookup(con, actor, q: dedup._Query, matches) -> None:

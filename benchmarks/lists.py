@@ -12,15 +12,14 @@ Prints plain `key: value` lines.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core import customers, db  # noqa: E402
 from core.auth import actor_for  # noqa: E402
+from benchmarks.timing import median_ms  # noqa: E402
 
 RAW = """
 WITH v AS MATERIALIZED ({visible})
@@ -28,16 +27,6 @@ SELECT (SELECT count(*) FROM v) AS total, c.id, c.name, c.phone, c.stage, o.name
 FROM (SELECT id FROM v ORDER BY k DESC NULLS LAST, id DESC LIMIT 50 OFFSET ?) p
 JOIN customers c ON c.id = p.id LEFT JOIN users o ON o.id = c.owner_id LEFT JOIN teams t ON t.id = c.team_id
 """
-
-
-def median_ms(fn, runs: int) -> float:
-    fn()  # warm
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
 
 
 def raw_visible(actor, search: bool) -> tuple[str, list]:

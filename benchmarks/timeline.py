@@ -27,19 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core import access, activities, customers, db, setup, timeline  # noqa: E402
 from core.auth import actor_for  # noqa: E402
+from benchmarks.timing import median_ms  # noqa: E402
 
 MARK = "bench-timeline"
 H = dt.timedelta(hours=1)
-
-
-def median_ms(fn, runs: int) -> float:
-    fn()  # warm
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
 
 
 def paired_ms(core_fn, raw_fn, runs: int) -> tuple[float, float, float, float]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import unicodedata
 from typing import Any
 
 import duckdb
@@ -16,7 +15,7 @@ import polars as pl
 
 from core import access, audit, db, dedup, fields, listing, options, records
 from core.context import Actor
-from core.errors import Conflict, DuplicateError, NotFound, PermissionDenied, ValidationError
+from core.errors import DuplicateError, PermissionDenied, ValidationError
 from core.fields import Field
 
 KINDS = ("company", "person")
@@ -100,22 +99,9 @@ def _filters(filters: Any, actor: Actor) -> tuple[list[str], list]:
     if not isinstance(filters, dict) or not set(filters) <= _FILTER_KEYS:
         raise ValidationError("list.bad_filter")
     clauses, args = [], []
-    q = filters.get("q")
-    if q not in (None, ""):
-        q = fields.search_text(q)
-        digits = "".join(ch for ch in unicodedata.normalize("NFKC", q) if ch.isdigit())
-        if q:
-            # text without letter case (Chinese, digits) is matched with LIKE, which DuckDB runs as a fast
-            # substring search; e-mails are stored in lower case
-            cond = f"(x.name {'ILIKE' if q.lower() != q.upper() else 'LIKE'} ?"
-            args.append(f"%{q}%")
-            if q.isascii():  # e-mails are ASCII: Chinese text is not looked for in them
-                cond += " OR x.email LIKE ?"
-                args.append(f"%{q.lower()}%")
-            if len(digits) >= 4:
-                cond += " OR x.phone_norm LIKE ?"
-                args.append(f"%{digits}%")
-            clauses.append(cond + ")")
+    found, found_args = listing.text_search(filters.get("q"))
+    clauses += found
+    args += found_args
     for col in ("stage", "level", "province", "source", "industry", "kind"):
         value = filters.get(col)
         if value in (None, "", [], ()):

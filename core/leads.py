@@ -7,7 +7,6 @@ the duplicate guard (core.dedup) runs before a lead is saved.
 from __future__ import annotations
 
 import json
-import unicodedata
 from typing import Any
 
 import duckdb
@@ -55,22 +54,7 @@ def _filters(con, actor: Actor, given: Any) -> tuple[list[str], list]:
         return [], []
     if not isinstance(given, dict) or not set(given) <= _FILTER_KEYS:
         raise ValidationError("list.bad_filter")
-    where, args = [], []
-    q = given.get("q")
-    if q not in (None, ""):
-        q = fields.search_text(q)
-        if q:
-            digits = "".join(ch for ch in unicodedata.normalize("NFKC", q) if ch.isdigit())
-            like = "ILIKE" if q.lower() != q.upper() else "LIKE"  # caseless text: a fast substring search
-            cond = f"(x.name {like} ? OR x.company {like} ?"
-            args += [f"%{q}%", f"%{q}%"]
-            if q.isascii():  # e-mails are ASCII: Chinese text is not looked for in them
-                cond += " OR x.email LIKE ?"
-                args.append(f"%{q.lower()}%")
-            if len(digits) >= 4:
-                cond += " OR x.phone_norm LIKE ?"
-                args.append(f"%{digits}%")
-            where.append(cond + ")")
+    where, args = listing.text_search(given.get("q"), ("x.name", "x.company"))
     for col, allowed in (("status", STATUSES), ("source", None)):
         value = given.get(col)
         if value in (None, "", [], ()):

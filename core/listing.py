@@ -8,6 +8,7 @@ joined to owners and teams. Deep pages cost an OFFSET over narrow pairs, not ove
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,3 +88,27 @@ def fetch_page(con: duckdb.DuckDBPyConnection, actor: Actor, spec: ListSpec, whe
 def count(con: duckdb.DuckDBPyConnection, actor: Actor, spec: ListSpec, where: list[str], args: list) -> int:
     pairs, params = visible(con, actor, spec, where, args)
     return db.scalar(con, f"SELECT count(*) FROM ({pairs})", params)  # sql-ok: bound values
+
+
+def text_search(q: Any, names: tuple[str, ...] = ("x.name",)) -> tuple[list[str], list]:
+    """The search box as one clause over the name columns (fixed expressions), the e-mail and the
+    normalised phone: text without letter case (Chinese, digits) is matched with LIKE, which DuckDB
+    runs as a fast substring search; e-mails (stored in lower case, ASCII) only for ASCII text; the
+    phone when the text holds at least 4 digits (full-width ones too)."""
+    from core import fields
+
+    if q in (None, ""):
+        return [], []
+    q = fields.search_text(q)
+    if not q:
+        return [], []
+    like = "ILIKE" if q.lower() != q.upper() else "LIKE"
+    parts, args = [f"{col} {like} ?" for col in names], [f"%{q}%"] * len(names)
+    if q.isascii():
+        parts.append("x.email LIKE ?")
+        args.append(f"%{q.lower()}%")
+    digits = "".join(ch for ch in unicodedata.normalize("NFKC", q) if ch.isdigit())
+    if len(digits) >= 4:
+        parts.append("x.phone_norm LIKE ?")
+        args.append(f"%{digits}%")
+    return [f"({' OR '.join(parts)})"], args

@@ -5,8 +5,8 @@ import streamlit as st
 
 from core import access, activities, contacts, customers, fields, handover, options, recycle, settings
 from core.analytics import kpis
-from core.errors import Conflict, DuplicateError
-from ui import customer_panels, duplicates, errors, fieldform, forms, tables
+from core.errors import DuplicateError
+from ui import customer_panels, duplicates, errors, fieldform, forms, records, tables
 from ui.cache import province_options
 from ui.i18n import label, names, t
 from ui.session import actor, con
@@ -35,8 +35,7 @@ def _close() -> None:
 
 
 def _reload(cid: int) -> None:
-    state.pop(f"_cust_seen_{cid}", None)
-    state[f"_cust_form_{cid}"] = state.get(f"_cust_form_{cid}", 0) + 1
+    records.reload("cust", cid)
 
 
 def show_customer(cid) -> None:
@@ -50,45 +49,10 @@ def show_customer(cid) -> None:
         st.caption(t("customer.read_only"))
         fieldform.view(c, defs, detail, choice_labels=labels)
         return
-    seen = state.get(f"_cust_seen_{cid}")
-    if seen is None:  # the version this form shows; kept until a save or a reload
-        seen = state[f"_cust_seen_{cid}"] = detail
-    if seen["updated_at"] != detail["updated_at"]:
-        st.warning(t("customer.changed_reload"))
-        st.button(t("action.reload"), key=f"cust_reload_{cid}", on_click=_reload, args=(cid,))
-    form_key = f"edit_{cid}_{state.get(f'_cust_form_{cid}', 0)}"
-    with st.form(form_key):
-        edit_defs = fields.definitions(c, "customer", me.role, "edit")
-        typed = fieldform.inputs(c, edit_defs, seen, key=form_key, choice_labels=labels)
-        confirmed = duplicates.anyway(c, me, form_key)
-        submitted = st.form_submit_button(t("action.save"), type="primary")
-    if submitted:
-        changed = fieldform.changes(c, edit_defs, seen, typed)
-        if not changed:
-            st.info(t("action.nothing_changed"))
-        else:
-            try:
-                diff = customers.update_customer(c, me, cid, changed, seen=seen, confirmed=confirmed)
-            except Conflict as exc:
-                errors.show(exc)
-                st.button(t("action.reload"), key=f"cust_reload2_{cid}", on_click=_reload, args=(cid,))
-            except DuplicateError as exc:
-                duplicates.refused(c, me, exc, form_key)
-            except Exception as exc:  # noqa: BLE001 - shown in the user's language
-                errors.show(exc)
-            else:
-                _reload(cid)
-                forms.flash(t("action.saved", n=len([k for k in diff if k not in ("phone_norm", "won_at")])))
-                st.rerun()
+    records.edit_form(c, me, "cust", detail, fields.definitions(c, "customer", me.role, "edit"),
+                      lambda changes, **kw: customers.update_customer(c, me, cid, changes, **kw), labels)
     if customers.allowed(c, me, cid, "delete"):
-        with st.popover(t("action.delete"), icon=":material/delete:"):
-            st.write(t("customer.delete_confirm", name=detail["name"]))
-            if st.button(t("action.delete_confirm"), key=f"cust_del_{cid}", type="primary"):
-                with errors.handled():
-                    recycle.delete(c, me, "customer", [cid])
-                    forms.flash(t("customer.deleted", name=detail["name"]))
-                    _close()
-                    st.rerun()
+        records.delete_button("cust", cid, detail["name"], lambda: recycle.delete(c, me, "customer", [cid]), _close)
 
 
 bulk_allowed = access.can(c, me, "customers", "edit") or access.can(c, me, "customers", "assign")

@@ -5,8 +5,8 @@ import polars as pl
 import streamlit as st
 
 from core import access, fields, leads, options, recycle, settings
-from core.errors import Conflict, DuplicateError
-from ui import duplicates, errors, fieldform, filterbuilder, forms, tables
+from core.errors import DuplicateError
+from ui import duplicates, errors, fieldform, filterbuilder, forms, records, tables
 from ui.i18n import label, t
 from ui.session import actor, con
 from ui.text import md
@@ -29,8 +29,7 @@ def _close() -> None:
 
 
 def _reload(lid: int) -> None:
-    state.pop(f"_lead_seen_{lid}", None)
-    state[f"_lead_form_{lid}"] = state.get(f"_lead_form_{lid}", 0) + 1
+    records.reload("lead", lid)
 
 
 def show_lead(lid) -> None:
@@ -56,36 +55,8 @@ def show_lead(lid) -> None:
                     forms.flash(t("lead.reopened"))
                     st.rerun()
         return
-    seen = state.get(f"_lead_seen_{lid}")
-    if seen is None:
-        seen = state[f"_lead_seen_{lid}"] = lead
-    if seen["updated_at"] != lead["updated_at"]:
-        st.warning(t("customer.changed_reload"))
-        st.button(t("action.reload"), key=f"lead_reload_{lid}", on_click=_reload, args=(lid,))
-    edit_defs = fields.definitions(c, "lead", me.role, "edit")
-    form_key = f"lead_edit_{lid}_{state.get(f'_lead_form_{lid}', 0)}"
-    with st.form(form_key):
-        typed = fieldform.inputs(c, edit_defs, seen, key=form_key, choice_labels=labels)
-        confirmed = duplicates.anyway(c, me, form_key)
-        submitted = st.form_submit_button(t("action.save"), type="primary")
-    if submitted:
-        changed = fieldform.changes(c, edit_defs, seen, typed)
-        if not changed:
-            st.info(t("action.nothing_changed"))
-        else:
-            try:
-                diff = leads.update_lead(c, me, lid, changed, seen=seen, confirmed=confirmed)
-            except Conflict as exc:
-                errors.show(exc)
-                st.button(t("action.reload"), key=f"lead_reload2_{lid}", on_click=_reload, args=(lid,))
-            except DuplicateError as exc:
-                duplicates.refused(c, me, exc, form_key)
-            except Exception as exc:  # noqa: BLE001 - shown in the user's language
-                errors.show(exc)
-            else:
-                _reload(lid)
-                forms.flash(t("action.saved", n=len([k for k in diff if not k.endswith("_norm")])))
-                st.rerun()
+    records.edit_form(c, me, "lead", lead, fields.definitions(c, "lead", me.role, "edit"),
+                      lambda changes, **kw: leads.update_lead(c, me, lid, changes, **kw), labels)
 
     convert, drop = st.columns(2)
     with convert.expander(t("lead.convert"), icon=":material/how_to_reg:",
@@ -122,14 +93,7 @@ def show_lead(lid) -> None:
                     forms.flash(t("lead.disqualified"))
                     st.rerun()
     if leads.allowed(c, me, lid, "delete"):
-        with st.popover(t("action.delete"), icon=":material/delete:"):
-            st.write(t("customer.delete_confirm", name=lead["name"]))
-            if st.button(t("action.delete_confirm"), key=f"lead_del_{lid}", type="primary"):
-                with errors.handled():
-                    recycle.delete(c, me, "lead", [lid])
-                    forms.flash(t("customer.deleted", name=lead["name"]))
-                    _close()
-                    st.rerun()
+        records.delete_button("lead", lid, lead["name"], lambda: recycle.delete(c, me, "lead", [lid]), _close)
 
 
 def _step(delta: int) -> None:

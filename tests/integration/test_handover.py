@@ -5,9 +5,8 @@ import datetime as dt
 
 import pytest
 
-from core import audit, auth, customers, db, handover, org
+from core import audit, customers, db, handover, org
 from core.errors import NotFound, PermissionDenied, ValidationError
-from tests.conftest import NOW
 from tests.integration.test_cli import run_cli
 
 T0 = dt.datetime(2026, 10, 1, 8, 0)

@@ -9,11 +9,10 @@ import types
 import extra_streamlit_components as stx
 import jwt
 import pytest
-import streamlit as st
 import streamlit.runtime.context as st_context
 from streamlit.testing.v1 import AppTest
 
-from core import auth, config, db, settings, setup
+from core import auth, config, db, settings
 from core.context import utcnow
 from tests.conftest import PASSWORD, ROOT, company_app
 

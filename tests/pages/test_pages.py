@@ -3,7 +3,6 @@ holds exactly the pages its permissions allow."""
 from __future__ import annotations
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.context import utcnow
