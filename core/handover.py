@@ -159,7 +159,7 @@ def handover(con: duckdb.DuckDBPyConnection, actor: Actor, from_user_id: int, to
                 extra, args = ", assigned_at = ?, pool_since = NULL", [actor.now]
             else:
                 extra, args = "", []
-            # selected under the unit, updated by id (never UPDATE ... RETURNING: FACTS.md)
+            # selected under the unit, updated by id (never an update that hands rows back: FACTS.md)
             con.execute(
                 f"UPDATE {table} SET {col} = ?, team_id = ?{extra} "  # sql-ok: fixed list
                 f"WHERE id IN (SELECT unnest(?)) AND {col} = ?",

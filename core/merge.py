@@ -220,7 +220,7 @@ def merge(con: duckdb.DuckDBPyConnection, actor: Actor, survivor_id: Any, loser_
             ids = [r[0] for r in con.execute(
                 f"SELECT id FROM {table} WHERE {col} = ?{other} ORDER BY id",  # sql-ok: fixed list
                 [lid, sid] if other else [lid]).fetchall()]
-            if ids:  # selected first, then updated by id (never UPDATE ... RETURNING: FACTS.md)
+            if ids:  # selected first, then updated by id (never an update that hands rows back: FACTS.md)
                 con.execute(f"UPDATE {table} SET {col} = ? WHERE id IN (SELECT unnest(?)) AND {col} = ?",  # sql-ok
                             [sid, ids, lid])
             moved[key] = ids
