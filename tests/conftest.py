@@ -102,3 +102,23 @@ def company_app(folder: Path, prepare=None):
     finally:
         st.cache_resource.clear()
         mp.undo()
+
+
+def logged_in(username: str, lang: str | None = None, **query):
+    """The app (app.py under AppTest) with `username` logged in, as a login would leave the session;
+    `lang` as picked, `query` as the URL's parameters. Not run yet."""
+    from streamlit.testing.v1 import AppTest
+
+    from core.context import utcnow
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = username
+    at.session_state["name"] = username
+    at.session_state["_crm_login_at"] = utcnow()
+    if lang:
+        at.session_state["lang"] = lang
+        at.session_state["_crm_lang_loaded"] = username
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at

@@ -10,10 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from core import auth, customers
 from core.analytics import kpis
-from core.context import utcnow
-from tests.conftest import ROOT, company_app
+from tests.conftest import company_app, logged_in
 
-APP = ROOT / "app.py"
 
 
 @pytest.fixture
@@ -31,15 +29,7 @@ def page_db(tmp_path):
 
 
 def page_as(username: str, **query) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=30)
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = username
-    at.session_state["name"] = username
-    at.session_state["_crm_login_at"] = utcnow()
-    for k, v in query.items():
-        at.query_params[k] = v
-    at.run()
-    return at.switch_page("views/customers.py").run()
+    return logged_in(username, **query).run().switch_page("views/customers.py").run()
 
 
 def read(path, sql, params=None):

@@ -7,8 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import customers
-from core.context import utcnow
-from tests.conftest import ROOT, company_app
+from tests.conftest import ROOT, company_app, logged_in
 
 APP = ROOT / "app.py"
 PAGE = "views/duplicates.py"
@@ -26,16 +25,7 @@ def page_db(tmp_path_factory):
 
 
 def page_as(username: str, lang: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=30)
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = username
-    at.session_state["name"] = username
-    at.session_state["_crm_login_at"] = utcnow()
-    if lang:
-        at.session_state["lang"] = lang
-        at.session_state["_crm_lang_loaded"] = username
-    at.run()
-    return at.switch_page(PAGE).run()
+    return logged_in(username, lang).run().switch_page(PAGE).run()
 
 
 def check(at: AppTest, **typed) -> AppTest:

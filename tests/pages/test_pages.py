@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.context import utcnow
-from tests.conftest import ROOT, company_app
+from tests.conftest import ROOT, company_app, logged_in
 
 APP = ROOT / "app.py"
 
@@ -31,15 +30,7 @@ def crm_db(tmp_path_factory):
 
 
 def app_as(username: str, lang: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=30)
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = username
-    at.session_state["name"] = username
-    at.session_state["_crm_login_at"] = utcnow()
-    if lang:
-        at.session_state["lang"] = lang
-        at.session_state["_crm_lang_loaded"] = username
-    return at
+    return logged_in(username, lang)
 
 
 def texts(at: AppTest) -> str:
