@@ -4,19 +4,13 @@ today -> it is on the customer's timeline and on My day. Screenshots in test-art
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 import zoneinfo
 
 import pytest
 from playwright.sync_api import expect
 
 from core import auth, clock, customers, db, setup
-from tests.conftest import ROOT
-from tests.e2e.test_journey import browser, free_port, settle, shot  # noqa: F401  (the module's browser)
+from tests.e2e.test_journey import browser, running_app, settle, shot  # noqa: F401  (the module's browser)
 from tests.integration.test_cardscan_ocr import CARDS
 
 
@@ -30,28 +24,8 @@ def server(tmp_path_factory):
                                "AND team_id <> (SELECT team_id FROM users WHERE username = 'rep') LIMIT 1")
     customers.create_customer(con, boss, {"name": "星河科技", "city": "上海"}, owner_id=colleague)
     con.close()
-    port = free_port()
-    env = {**os.environ, "CRM_DB": str(tmp / "crm.duckdb"), "CRM_SECRETS": str(tmp / "secrets.toml")}
-    log = open(tmp / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError((tmp / "streamlit.log").read_text())
-    yield url, tmp
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    with running_app(tmp) as url:
+        yield url, tmp
 
 
 def test_a_card_becomes_a_lead_then_a_customer_with_a_follow_up_on_my_day(server, browser, tmp_path):  # noqa: F811

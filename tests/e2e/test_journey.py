@@ -2,6 +2,7 @@
 中文, see the customers list, log out. Screenshots are kept in test-artifacts/e2e/."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -24,13 +25,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("e2e")
+@contextlib.contextmanager
+def running_app(folder, **env_extra):
+    """`streamlit run app.py` on a free port of 127.0.0.1 with its database and secrets in `folder`;
+    yields the URL once the app answers its health check, stops it afterwards."""
     port = free_port()
-    env = {**os.environ, "CRM_DB": str(tmp / "crm.duckdb"), "CRM_SECRETS": str(tmp / "secrets.toml"),
-           "CRM_DEMO_SCALE": "XS"}
-    log = open(tmp / "streamlit.log", "w")
+    env = {**os.environ, "CRM_DB": str(folder / "crm.duckdb"), "CRM_SECRETS": str(folder / "secrets.toml"),
+           **env_extra}
+    log = open(folder / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
@@ -45,11 +47,20 @@ def server(tmp_path_factory):
             time.sleep(0.5)
     else:
         proc.kill()
-        raise RuntimeError((tmp / "streamlit.log").read_text())
-    yield url, tmp
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+        raise RuntimeError((folder / "streamlit.log").read_text())
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e")
+    with running_app(tmp, CRM_DEMO_SCALE="XS") as url:
+        yield url, tmp
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import customers
-from core.context import utcnow
-from tests.conftest import ROOT, company_app
+from tests.conftest import ROOT, company_app, logged_in
 
 APP = ROOT / "app.py"
 T0 = dt.datetime(2026, 10, 1, 8, 0)
@@ -33,18 +32,7 @@ def page_db(tmp_path):
 
 
 def page_as(username: str, page: str = "views/merge.py", lang: str | None = None, **query) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=30)
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = username
-    at.session_state["name"] = username
-    at.session_state["_crm_login_at"] = utcnow()
-    if lang:
-        at.session_state["lang"] = lang
-        at.session_state["_crm_lang_loaded"] = username
-    for k, v in query.items():
-        at.query_params[k] = v
-    at.run()
-    return at.switch_page(page).run()
+    return logged_in(username, lang, **query).run().switch_page(page).run()
 
 
 def read(sql, params=None):
