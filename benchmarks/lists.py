@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import customers, db  # noqa: E402
+from core import customers, db, listing  # noqa: E402
 from core.auth import actor_for  # noqa: E402
 from benchmarks.timing import median_ms  # noqa: E402
 
@@ -29,13 +29,17 @@ JOIN customers c ON c.id = p.id LEFT JOIN users o ON o.id = c.owner_id LEFT JOIN
 """
 
 
-def raw_visible(actor, search: bool) -> tuple[str, list]:
-    """The visible (id, sort key) pairs written by hand: the scope as disjoint branches."""
+def raw_visible(actor, search: bool, text: tuple[str, list] | None = None) -> tuple[str, list]:
+    """The visible (id, sort key) pairs written by hand: the scope as disjoint branches. `text`: another
+    search clause over alias c (the substring search of that text)."""
     cond = "c.deleted_at IS NULL"
     args: list = []
     if search:
         cond += " AND c.name LIKE ? AND c.stage IN ('intent')"  # Chinese text: names only, a substring search
         args = ["%科技%"]
+    if text:
+        cond += " AND " + text[0]
+        args = list(text[1])
     if actor.role == "admin":
         return f"SELECT c.id, c.updated_at AS k FROM customers c WHERE {cond}", args
     if actor.role == "sales":
@@ -69,6 +73,15 @@ def main() -> None:
             raw_ms = median_ms(lambda: con.execute(sql, params + [page * 50]).fetchall(), args.runs)
             print(f"{username}_{name}_page{page + 1}_core_ms: {core_ms:.1f}")
             print(f"{username}_{name}_page{page + 1}_raw_ms: {raw_ms:.1f}")
+        # other text, no other filter (core finds it by key, core.search; raw scans every row)
+        for label, q in (("name", "王秀英"), ("company", "星河科技"), ("ascii", "tech"), ("phone", "1379595")):
+            core_ms = median_ms(lambda: customers.list_customers(con, actor, {"q": q}), args.runs)
+            where, wargs = listing.text_search(q)
+            visible, params = raw_visible(actor, False, (where[0].replace("x.", "c."), wargs))
+            sql = RAW.format(visible=visible)
+            raw_ms = median_ms(lambda: con.execute(sql, params + [0]).fetchall(), args.runs)
+            print(f"{username}_search_{label}_core_ms: {core_ms:.1f}")
+            print(f"{username}_search_{label}_raw_ms: {raw_ms:.1f}")
     con.close()
 
 

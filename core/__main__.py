@@ -8,6 +8,9 @@
     python -m core restore FILE          bring a backup back (the current file is kept beside it)
     python -m core handover --from USER --to USER [--dry-run]
                                          hand over everything a user holds (离职交接) and print the counts
+    python -m core kpi --as USER [--from DATE --to DATE] [--compare previous|year] [--json]
+                                         every KPI of the metrics layer as USER sees it, beside the
+                                         comparison period (default: month to date, previous period)
 """
 from __future__ import annotations
 
@@ -185,6 +188,63 @@ def cmd_handover(args) -> int:
         con.close()
 
 
+def cmd_kpi(args) -> int:
+    """Every KPI of core.analytics.metrics for one user and period (the functions the pages call)."""
+    import json
+
+    from core import auth
+    from core.analytics import metrics
+
+    path = Path(args.path or config.db_path())
+    if not path.exists():
+        print(f"{path} does not exist.", file=sys.stderr)
+        return 2
+    con = db.connect(path, read_only=True)
+    try:
+        try:
+            actor = auth.actor_for(con, args.as_user, utcnow())
+        except CRMError:
+            print(f"{args.as_user}: {translate('en', 'org.user_not_found')}", file=sys.stderr)
+            return 2
+        lang = actor.language if actor.language in ("en", "zh") else "en"
+        if args.date_from is None and args.date_to is None:
+            period = metrics.month_to_date(con, actor)
+        else:
+            today = metrics.month_to_date(con, actor).end
+            period = metrics.period(args.date_from or today, args.date_to or today)
+        figures = metrics.compute(con, actor, period, None, args.compare)
+        if args.json:
+            print(json.dumps({"user": actor.username, "compare": args.compare,
+                              "figures": [f.as_dict() for f in figures]}, ensure_ascii=False, default=str))
+            return 0
+        prev = figures[0].compared if figures else None
+        print(f"{actor.username}: {period.start} .. {period.end}"
+              + (f"  vs  {prev.start} .. {prev.end} ({args.compare})" if prev else ""))
+        width = max(len(translate(lang, f.label_key)) for f in figures) + 2
+        for f in figures:
+            change = "" if f.delta is None else (f"{f.delta:+.1f}%" if f.delta_kind == "pct"
+                                                 else _kpi_text(f.delta, f.unit, signed=True))
+            print(f"  {translate(lang, f.label_key):<{width}}{_kpi_text(f.value, f.unit):>16}"
+                  f"{_kpi_text(f.previous, f.unit):>16}  {change}")
+        return 0
+    except CRMError as exc:
+        print(translate("en", exc.key, **exc.params), file=sys.stderr)
+        return 2
+    finally:
+        con.close()
+
+
+def _kpi_text(value, unit: str, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    sign = "+" if signed else ""
+    if unit == "ratio":
+        return f"{value * 100:{sign},.1f}%" if not signed else f"{value * 100:+.1f} pt"
+    if unit in ("count", "money"):
+        return f"{value:{sign},.0f}" if float(value).is_integer() or unit == "money" else f"{value:{sign},.1f}"
+    return f"{value:{sign},.1f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -209,6 +269,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--to", dest="to_user", required=True, help="username of the user who takes over")
     p.add_argument("--dry-run", action="store_true", help="only print what would move")
     p.set_defaults(fn=cmd_handover)
+    p = sub.add_parser("kpi", help="print every KPI for a user and a period")
+    p.add_argument("--as", dest="as_user", required=True, help="username whose view (scope) the figures take")
+    p.add_argument("--from", dest="date_from", help="first day, YYYY-MM-DD (company days)")
+    p.add_argument("--to", dest="date_to", help="last day, YYYY-MM-DD (included)")
+    p.add_argument("--compare", choices=("previous", "year"), default="previous",
+                   help="previous period of the same length, or the same period last year")
+    p.add_argument("--json", action="store_true", help="JSON for scripts")
+    p.set_defaults(fn=cmd_kpi)
     args = parser.parse_args(argv)
     if getattr(args, "scale", None) and str(args.scale).isdigit():
         args.scale = int(args.scale)

@@ -160,6 +160,10 @@ def log_followup(
         audit.record(con, actor, "create", "activity", activity_id,
                      {k: (None, v) for k, v in row.items()
                       if v is not None and k not in ("id", "created_at", "user_id", "team_id")})
+        if deal is not None:  # the deal's last activity moves forward (the board's stale mark)
+            from core import deals
+
+            deals.touch_activity(con, deal, clean["occurred_at"])
 
         diff: dict[str, tuple[Any, Any]] = {}
         last = record["last_activity_at"]

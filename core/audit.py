@@ -68,9 +68,9 @@ FILTERABLE = ("user_id", "entity", "action", "entity_id")
 # ---------------------------------------------------------------- labels of what the log holds
 # every action and entity the services write (catalogue keys audit.action_<a>, entity.<e>)
 ACTIONS = ("create", "update", "delete", "restore", "purge", "lock", "logout", "reset_password",
-           "merge", "unmerge", "handover")
+           "merge", "unmerge", "handover", "submit", "approve", "return", "reopen", "reassign")
 ENTITIES = ("customer", "lead", "contact", "activity", "deal", "order", "task", "ticket", "user", "team",
-            "setting", "permission")
+            "setting", "permission", "handoff", "target", "pipeline", "product", "option")
 # field -> label key, per entity, where the field's name is not `<entity>.<field>` of the catalogue
 _FIELD_KEYS: dict[str, dict[str, str]] = {
     "customer": {"owner_id": "customer.owner", "team_id": "customer.team"},

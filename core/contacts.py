@@ -18,10 +18,10 @@ from typing import Any, Iterable
 import duckdb
 import polars as pl
 
-from core import access, audit, db, dedup, fields, records, recycle
+from core import access, audit, db, dedup, fields, listing, records, recycle
 from core.context import Actor
 from core.customers import claim_phone, get_customer, release_phone
-from core.errors import NotFound
+from core.errors import NotFound, ValidationError
 from core.fields import Field
 
 FIELDS: dict[str, Field] = {f.name: f for f in (
@@ -206,6 +206,51 @@ def sync_holders(con: duckdb.DuckDBPyConnection, customer_ids: Iterable[int]) ->
     if stale:
         con.execute("UPDATE contacts SET owner_id = c.owner_id, team_id = c.team_id FROM customers c "
                     "WHERE c.id = contacts.customer_id AND contacts.id IN (SELECT unnest(?))", [stale])
+
+
+# ---------------------------------------------------------------------------------------- every contact
+SORTS = ("name", "updated_at", "created_at")  # by customer name: a join of every row, too slow at 1M
+_LIST_ALL = ("id", "name", "title", "phone", "email", "is_primary", "customer_id", "updated_at", "created_at")
+
+
+def list_all(con: duckdb.DuckDBPyConnection, actor: Actor, q: Any = None, sort: str = "name", desc: bool = False,
+             page: int = 0, page_size: int = 50) -> tuple[pl.DataFrame, int]:
+    """One page of the live contacts of the live customers the actor may view (the customers' scope,
+    through the copy of the customer's owner and team each contact keeps), with the customer's name;
+    `q` searches names, e-mails and phones (core.listing.text_search). Columns the role may not see are
+    left out. Returns the page and how many there are in all."""
+    if sort not in SORTS:
+        raise ValidationError("list.bad_sort")
+    visible = fields.definitions(con, "contact", actor.role, "view")
+    cols = [f"x.{c}" for c in _LIST_ALL if c not in FIELDS or c in visible]
+    spec = listing.ListSpec(
+        module="customers", table="contacts", columns=", ".join(cols + ["c.name AS customer_name"]),
+        joins="JOIN customers c ON c.id = x.customer_id",
+        sorts={s: (f"x.{s}", "") for s in SORTS})
+    # a search never finds by a field the role may not see
+    where, args = listing.text_search(q, ("x.name",) if "name" in visible else (), email="email" in visible,
+                                      phone="phone" in visible)
+    # a contact of a customer in the recycle bin is gone with it (few rows: the bin)
+    where.append("x.customer_id NOT IN (SELECT id FROM customers WHERE deleted_at IS NOT NULL)")
+    return listing.fetch_page(con, actor, spec, where, args, sort, desc, page, page_size)
+
+
+def followups(con: duckdb.DuckDBPyConnection, actor: Actor, contact_id: Any, limit: int = 50) -> pl.DataFrame:
+    """The follow-ups logged with this contact, newest first, for a contact the actor may view and an
+    actor who may view follow-ups (PermissionDenied otherwise)."""
+    from core import activities
+
+    access.require(con, actor, "activities", "view")
+    contact = _load(con, actor, contact_id, "view")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= activities.MAX_LIST:
+        raise ValidationError("list.bad_page_size", max=activities.MAX_LIST)
+    return db.frame(
+        con,
+        f"SELECT {activities._LIST_COLUMNS} FROM activities a LEFT JOIN users u ON u.id = a.user_id "
+        f"LEFT JOIN contacts ct ON ct.id = a.contact_id WHERE a.contact_id = ? AND a.customer_id = ? "
+        f"AND a.deleted_at IS NULL ORDER BY a.occurred_at DESC, a.id DESC LIMIT ?",
+        [contact["id"], contact["customer_id"], limit],
+    )
 
 
 fields.register("contact", FIELDS)

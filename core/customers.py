@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from core import access, audit, db, dedup, fields, listing, options, records
+from core import access, audit, db, dedup, fields, listing, options, records, search
 from core.context import Actor
 from core.errors import DuplicateError, PermissionDenied, ValidationError
 from core.fields import Field
@@ -92,14 +92,15 @@ def _values(value: Any, label: str) -> list[str]:
     return [fields.search_text(v) for v in items]
 
 
-def _filters(filters: Any, actor: Actor) -> tuple[list[str], list]:
-    """The user's filters as plain AND clauses on alias c, every value checked and bound."""
+def _filters(con, filters: Any, actor: Actor) -> tuple[list[str], list]:
+    """The user's filters as plain AND clauses on alias x, every value checked and bound; the search box
+    by key (core.search) where the keys answer it exactly."""
     if filters is None:
         return [], []
     if not isinstance(filters, dict) or not set(filters) <= _FILTER_KEYS:
         raise ValidationError("list.bad_filter")
     clauses, args = [], []
-    found, found_args = listing.text_search(filters.get("q"))
+    found, found_args = search.text_clause(con, "customer", filters.get("q"))
     clauses += found
     args += found_args
     for col in ("stage", "level", "province", "source", "industry", "kind"):
@@ -156,13 +157,14 @@ def list_customers(
     page_size: int = 50,
 ) -> tuple[pl.DataFrame, int]:
     """One page of the customers the actor may see, and how many there are in all (core.listing)."""
-    where, args = _filters(filters, actor)
-    searching = isinstance(filters, dict) and bool((filters.get("q") or "").strip())
+    where, args = _filters(con, filters, actor)
+    # a search the keys cannot answer is a scan of every name: then one scan for a rep (core.listing)
+    searching = bool(where) and any("LIKE" in w for w in where)
     return listing.fetch_page(con, actor, LIST, where, args, sort, desc, page, page_size, one_scan=searching)
 
 
 def count_customers(con: duckdb.DuckDBPyConnection, actor: Actor, filters: dict[str, Any] | None = None) -> int:
-    where, args = _filters(filters, actor)
+    where, args = _filters(con, filters, actor)
     return listing.count(con, actor, LIST, where, args)
 
 
@@ -256,6 +258,7 @@ def create_customer(con: duckdb.DuckDBPyConnection, actor: Actor, values: dict[s
             "won_at": actor.now if own.get("stage") in ("won", "upgrade") else None,
             "custom": json.dumps(custom, ensure_ascii=False) if custom else None,
             "created_by": actor.id, "created_at": actor.now, "updated_at": actor.now})
+        search.refresh(con, "customer", [customer_id], new=True)
         audit.record(con, actor, "create", "customer", customer_id,
                      {k: (None, v) for k, v in {**own, **custom}.items() if v is not None and k != "phone_norm"})
         return customer_id
@@ -287,6 +290,8 @@ def update_customer(con: duckdb.DuckDBPyConnection, actor: Actor, customer_id: A
         if "stage" in diff and diff["stage"][1] in ("won", "upgrade") and not old.get("won_at"):
             diff["won_at"] = (None, actor.now)
         records.write_changes(con, actor, SPEC, old, diff, new_custom, set(old) - {"custom"})
+        if diff.keys() & {"name", "email", "phone_norm"}:
+            search.refresh(con, "customer", [customer_id], old=old)
         return diff
 
     return db.write(con, work)

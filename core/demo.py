@@ -9,6 +9,16 @@ team with four regions (East, with the sub-team "East - Shanghai", North, South 
 "South - Shenzhen", West), a "New hires" group working from its own shared pool, "Marketing" and
 "Service". Reps differ in win rate and activity volume; activity follows the Chinese calendar
 (spring and autumn peaks, a dip at Chinese New Year, the October golden week and weekends).
+
+The pipeline and transactions (issue 7): deals carry one to three catalogue lines that add up to their
+amount, days in stage (stage_changed_at = the last stage-history row) and the last follow-up logged on
+them; lost deals a reason code of the admin's list (and often the competitor); a year after a first win
+a share of customers go through the "Renewals" pipeline. Orders are draft / confirmed / cancelled /
+refunded with lines adding up to the amount; sales orders have payment plans (one to three instalments)
+and payments (most paid in full, some recent ones in part, some overdue). Targets cover the last twelve
+months and every month of the current year. Customers first won in the last year mostly have a hand-off
+(pending / submitted / approved) with its onboarding ticket and audit rows; pending and submitted ones
+leave the customer at stage "upgrade" (pending upgrade).
 """
 from __future__ import annotations
 
@@ -138,23 +148,40 @@ CITIES = {
              ("云南省", "昆明", "km", 1.2), ("贵州省", "贵阳", "gy", 0.8), ("甘肃省", "兰州", "lz", 0.6)],
 }
 SOURCES = [("web", 0.28), ("referral", 0.15), ("event", 0.10), ("ad", 0.20), ("cold_call", 0.15), ("import", 0.12)]
-PRODUCTS = [  # code, name, series, list price, deal weight
-    ("CL-STD", "Cloud CRM Starter", "Cloud", 2400, 0.20),
-    ("CL-PRO", "Cloud CRM Professional", "Cloud", 9800, 0.20),
-    ("CL-ENT", "Cloud CRM Enterprise", "Cloud", 48000, 0.06),
-    ("AD-ANA", "Analytics Add-on", "Add-on", 6000, 0.10),
-    ("AD-CALL", "Call Center Module", "Add-on", 12000, 0.08),
-    ("HW-S1", "Smart Scanner S1", "Hardware", 1299, 0.10),
-    ("HW-PRO", "Smart Scanner Pro", "Hardware", 3599, 0.08),
-    ("SV-ONB", "Onboarding Service", "Service", 5000, 0.06),
-    ("SV-INT", "Custom Integration", "Service", 30000, 0.04),
-    ("SV-TRN", "Training Workshop", "Service", 3000, 0.05),
-    ("SV-SUP", "Premium Support Plan", "Service", 15000, 0.03),
+PRODUCTS = [  # code, name, Chinese name, series, list price, deal weight (0: no longer sold)
+    ("CL-STD", "Cloud CRM Starter", "云CRM 标准版", "Cloud", 2400, 0.20),
+    ("CL-PRO", "Cloud CRM Professional", "云CRM 专业版", "Cloud", 9800, 0.20),
+    ("CL-ENT", "Cloud CRM Enterprise", "云CRM 企业版", "Cloud", 48000, 0.06),
+    ("AD-ANA", "Analytics Add-on", "数据分析模块", "Add-on", 6000, 0.10),
+    ("AD-CALL", "Call Center Module", "呼叫中心模块", "Add-on", 12000, 0.08),
+    ("HW-S1", "Smart Scanner S1", "智能扫描枪 S1", "Hardware", 1299, 0.10),
+    ("HW-PRO", "Smart Scanner Pro", "智能扫描枪 Pro", "Hardware", 3599, 0.08),
+    ("SV-ONB", "Onboarding Service", "上线实施服务", "Service", 5000, 0.06),
+    ("SV-INT", "Custom Integration", "定制集成开发", "Service", 30000, 0.04),
+    ("SV-TRN", "Training Workshop", "培训工作坊", "Service", 3000, 0.05),
+    ("SV-SUP", "Premium Support Plan", "高级支持服务", "Service", 15000, 0.03),
+    ("HW-S0", "Smart Scanner S0 (discontinued)", "智能扫描枪 S0（停售）", "Hardware", 999, 0.0),
 ]
+N_SOLD = sum(1 for p in PRODUCTS if p[5] > 0)      # the products on sale come first
+SUPPORT_PLAN = [p[0] for p in PRODUCTS].index("SV-SUP")
+# the two pipelines (migrations 002 and 006): stage codes, default probabilities; a deal's stage index
+# points into STAGES
 PIPELINE = ["prospecting", "qualification", "proposal", "negotiation", "won", "lost"]
-PROBABILITY = [10, 25, 50, 75, 100, 0]
+RENEWAL = ["renew_review", "renew_quote", "renew_commit", "renew_won", "renew_lost"]
+STAGES = PIPELINE + RENEWAL
+PROBABILITY = [10, 25, 50, 75, 100, 0, 40, 60, 85, 100, 0]
+RENEWALS_PIPELINE_ID = 2
 WON_REASONS = ["Product fit", "Competitive price", "Relationship", "Service quality", "Brand reputation"]
-LOST_REASONS = ["Price too high", "Chose a competitor", "No decision", "No budget", "Bad timing", "Missing features"]
+LOST_REASONS = [("price", 0.27), ("competitor", 0.22), ("no_decision", 0.17), ("no_budget", 0.14),
+                ("timing", 0.10), ("features", 0.07), ("other", 0.03)]     # codes of the option list
+COMPETITORS = ["Salesforce", "纷享销客", "销售易", "HubSpot", "Zoho CRM", "悟空CRM", "用友", "金蝶"]
+NEXT_STEPS = ["Send revised quotation", "Schedule product demo", "Meet the decision maker", "Prepare contract draft",
+              "Call back after budget review", "安排现场演示", "发送报价单", "约见决策人", "准备合同"]
+PAY_METHODS = ["bank_transfer", "alipay", "wechat_pay", "card"]
+PROMISES = ["Free onboarding training for 5 users", "Dedicated account manager for the first year",
+            "Data migration from the old system included", "首月免费上门培训", "专属客服经理", "三个月内完成系统对接"]
+HANDOFF_NOTES = ["Customer wants to go live before month end", "IT contact is the main user", "付款按合同分期",
+                 "客户对报表功能要求较高", None, None]
 CUSTOMER_STAGES = ["raw", "unknown", "potential", "intent", "opportunity", "won", "upgrade"]
 TITLES = ["总经理", "采购经理", "销售总监", "技术总监", "IT经理", "财务经理", "行政主管", "运营经理",
           "CEO", "Purchasing Manager", "IT Director", "CFO", "Operations Manager", "Office Manager"]
@@ -177,6 +204,9 @@ STAGE_ACTIVITY = {  # activity recorded with each pipeline step: (kind, subject)
     "prospecting": ("call", "Intro call: needs and budget"), "qualification": ("visit", "Qualification meeting"),
     "proposal": ("email", "Sent proposal and quotation"), "negotiation": ("visit", "Negotiation meeting"),
     "won": ("note", "Contract signed"), "lost": ("note", "Deal lost"),
+    "renew_review": ("call", "Renewal check-in call"), "renew_quote": ("email", "Sent renewal quotation"),
+    "renew_commit": ("call", "Renewal verbally confirmed"), "renew_won": ("note", "Renewal contract signed"),
+    "renew_lost": ("note", "Customer did not renew"),
 }
 TICKET_CATEGORIES = [("technical", 0.35), ("product", 0.25), ("billing", 0.20), ("refund", 0.10), ("cancellation", 0.10)]
 TICKET_SUBJECTS = {
@@ -478,7 +508,7 @@ class _Demo:
     # ------------------------------------------------------------------ the steps
     def run(self) -> None:
         steps = (self.org, self.products, self.customers_base, self.deals, self.customer_stages, self.ownership,
-                 self.leads, self.contacts, self.activities, self.orders, self.tickets, self.campaigns,
+                 self.leads, self.contacts, self.activities, self.orders, self.tickets, self.handoffs, self.campaigns,
                  self.load_deals, self.load_customers, self.tasks, self.targets, self.pool_moves, self.phone_keys,
                  self.dedup_keys)
         for step in steps:
@@ -618,14 +648,20 @@ class _Demo:
 
     def products(self) -> None:
         k = len(PRODUCTS)
-        self.price = np.array([p[3] for p in PRODUCTS], float)
+        self.price = np.array([p[4] for p in PRODUCTS], float)
+        created = self.clock.start_us - 300 * DAY
+        # the discontinued one was switched off half a year ago
+        updated = [created if p[5] > 0 else self.clock.now_us - 180 * DAY for p in PRODUCTS]
         self.load("products", pl.DataFrame({
             "id": _int(np.arange(1, k + 1)),
             "code": pl.Series([p[0] for p in PRODUCTS]),
             "name": pl.Series([p[1] for p in PRODUCTS]),
-            "series": pl.Series([p[2] for p in PRODUCTS]),
+            "name_zh": pl.Series([p[2] for p in PRODUCTS]),
+            "series": pl.Series([p[3] for p in PRODUCTS]),
             "list_price": _float(self.price),
-            "created_at": _ts([self.clock.start_us - 300 * DAY] * k),
+            "active": pl.Series([p[5] > 0 for p in PRODUCTS]),
+            "created_at": _ts([created] * k),
+            "updated_at": _ts(updated),
         }))
 
     # ------------------------------------------------------------------ customers (first part)
@@ -746,7 +782,6 @@ class _Demo:
     def deals(self) -> None:
         n, rng, c = self.n, self.rng, self.clock
         nd = n // 2
-        self.nd = nd
         sales = self.cust_team != self.team_id["New hires"]
         w = np.where(sales & (rng.random(n) < 0.45), self.size_factor ** 0.5, 0.0)
         # the engagement day follows the calendar; the customer is one that existed by then
@@ -754,9 +789,9 @@ class _Demo:
         cust = self.pick_by_day(engaged, self.cust_created_day, w)     # 0-based customer index
         owner = self.hist_rep[cust]
         size = rng.lognormal(0, 0.7, nd)
-        prod = self.choose([(p[0], p[4]) for p in PRODUCTS], nd)
-        amount = np.maximum(np.round(self.price[prod] * size * self.size_factor[cust], -2), 200)
-        win_p = np.clip(0.27 * self.skill[owner] * np.where(amount > 100_000, 0.75, 1.0), 0.05, 0.6)
+        prod = self.choose([(p[0], p[5]) for p in PRODUCTS], nd)
+        target = np.maximum(np.round(self.price[prod] * size * self.size_factor[cust], -2), 200)
+        win_p = np.clip(0.27 * self.skill[owner] * np.where(target > 100_000, 0.75, 1.0), 0.05, 0.6)
         won = rng.random(nd) < win_p
         cycle = np.where(won, rng.lognormal(math.log(40), 0.6, nd), rng.lognormal(math.log(25), 0.8, nd))
         cycle = np.clip(np.round(cycle * self.speed[owner]), 1, 330).astype(np.int64)
@@ -771,9 +806,7 @@ class _Demo:
             e2 = c.days(0, c.T - cycle[redo])
             cust[redo] = self.pick_by_day(e2, self.cust_created_day, w)
             engaged[redo] = np.maximum(e2, self.cust_created_day[cust[redo]])
-        owner = self.hist_rep[cust]
-        team = self.cust_team[cust]
-        amount = np.maximum(np.round(self.price[prod] * size * self.size_factor[cust], -2), 200)
+        target = np.maximum(np.round(self.price[prod] * size * self.size_factor[cust], -2), 200)
         won &= ~is_open
         lost = ~is_open & ~won
         cycle = np.where(is_open, cycle, np.minimum(cycle, np.maximum(c.T - engaged, 0)))
@@ -783,7 +816,21 @@ class _Demo:
                        1 + rng.choice(4, nd, p=[0.35, 0.3, 0.2, 0.15]))
         open_stage = 1 + rng.choice(4, nd, p=[0.3, 0.3, 0.25, 0.15])
         top = np.where(is_open, open_stage, top)
-        stage_idx = np.where(won, 4, np.where(lost, 5, top - 1))   # index into PIPELINE
+        pipe = np.ones(nd, np.int64)
+        # renewals: a year after a customer's first win, a share of subscriptions come up for renewal
+        r = self._renewals(cust, prod, target, won, closed)
+        cust, prod, target, won, lost, is_open, cycle, top, engaged, closed, pipe = (
+            np.concatenate([x, r[k]]) for x, k in ((cust, "cust"), (prod, "prod"), (target, "target"), (won, "won"),
+                                                  (lost, "lost"), (is_open, "open"), (cycle, "cycle"), (top, "top"),
+                                                  (engaged, "engaged"), (closed, "closed"), (pipe, "pipe")))
+        nd = cust.size
+        self.nd = nd
+        renewal = pipe == RENEWALS_PIPELINE_ID
+        owner = self.hist_rep[cust]
+        team = self.cust_team[cust]
+        # index into STAGES: the current stage of open deals, won or lost for the others
+        stage_idx = np.where(renewal, np.where(won, 9, np.where(lost, 10, 5 + top)),
+                             np.where(won, 4, np.where(lost, 5, top - 1)))
         created = self.cust_created[cust]
         engaged_us = np.maximum(c.past(np.maximum(c.at(engaged), created + 15 * 60 * US)), created)
         engaged = c.day_of(engaged_us)
@@ -791,10 +838,12 @@ class _Demo:
         end_us = np.where(is_open, np.maximum(c.past(np.full(nd, c.now_us)), engaged_us), closed_us)
         # ids in the order deals were engaged
         perm = np.argsort(engaged_us, kind="stable")
-        (cust, owner, team, prod, amount, won, lost, is_open, cycle, top, stage_idx, engaged, engaged_us,
-         closed_us, end_us) = (x[perm] for x in (cust, owner, team, prod, amount, won, lost, is_open, cycle, top,
-                                                 stage_idx, engaged, engaged_us, closed_us, end_us))
-        # stage history: prospecting always, intermediate stages sometimes skipped, the top stage, the close
+        (cust, owner, team, prod, target, won, lost, is_open, cycle, top, stage_idx, engaged, engaged_us,
+         closed_us, end_us, pipe, renewal) = (
+            x[perm] for x in (cust, owner, team, prod, target, won, lost, is_open, cycle, top, stage_idx, engaged,
+                              engaged_us, closed_us, end_us, pipe, renewal))
+        # stage history: the first stage always, intermediate stages sometimes skipped, the top stage, the
+        # close (renewals have three open stages: column 3 stays unused)
         visited = np.zeros((nd, 5), bool)
         visited[:, 0] = True
         keep = rng.random((nd, 3)) < 0.85
@@ -816,8 +865,8 @@ class _Demo:
             prev_t = np.where(visited[:, j], times[:, j], prev_t)
         closed_us = np.where(is_open, closed_us, times[:, 4])
         code = np.empty((nd, 5), np.int64)
-        code[:, :4] = np.arange(4)
-        code[:, 4] = np.where(won, 4, 5)
+        code[:, :4] = np.where(renewal[:, None], np.array([6, 7, 8, 8]), np.arange(4))
+        code[:, 4] = np.where(renewal, np.where(won, 9, 10), np.where(won, 4, 5))
         di, sj = np.nonzero(visited)                      # row-major: by deal, then by step
         to_code = code[di, sj]
         prev = np.roll(to_code, 1)
@@ -827,8 +876,8 @@ class _Demo:
         self.load("deal_stage_history", _by_time(pl.DataFrame({
             "id": _int(np.arange(1, di.size + 1)),
             "deal_id": _int(di + 1),
-            "from_stage": _pick(PIPELINE, prev, ~first_row),
-            "to_stage": _pick(PIPELINE, to_code),
+            "from_stage": _pick(STAGES, prev, ~first_row),
+            "to_stage": _pick(STAGES, to_code),
             "changed_at": _ts(changed),
             "changed_by": _int(owner[di]),
         }), "changed_at"))
@@ -839,31 +888,137 @@ class _Demo:
         planned = np.round(cycle * rng.uniform(0.7, 1.3, nd)).astype(np.int64)
         exp_open = np.where(rng.random(nd) < 0.2, c.T - rng.integers(1, 30, nd), c.T + rng.integers(5, 90, nd))
         expected = np.where(is_open, np.maximum(exp_open, engaged + 7), engaged + np.maximum(planned, 1))
-        self.d = dict(cust=cust, owner=owner, team=team, prod=prod, amount=amount, won=won, lost=lost,
+        # deal lines from the catalogue: the amount is what the lines add up to
+        lines, cents = self.make_lines(prod, target, np.where(renewal[:, None], [[0.6, 0.4, 0.0]],
+                                                               [[0.5, 0.35, 0.15]]))
+        self.load("deal_lines", pl.DataFrame({
+            "id": _int(np.arange(1, lines["row"].size + 1)),
+            "deal_id": _int(lines["row"] + 1),
+            "position": _int(lines["pos"]),
+            "product_id": _int(lines["prod"] + 1),
+            "quantity": _float(lines["qty"]),
+            "unit_price": _float(lines["unit"]),
+            "discount": _float(lines["disc"]),
+            "amount": _float(lines["cents"] / 100),
+        }))
+        self.deal_line_rows = lines
+        self.d = dict(cust=cust, owner=owner, team=team, prod=prod, amount=cents / 100, won=won, lost=lost,
                       open=is_open, engaged=engaged, engaged_us=engaged_us, closed_us=closed_us,
-                      stage=stage_idx, expected=expected, last_change=last_change)
+                      stage=stage_idx, expected=expected, last_change=last_change, pipe=pipe)
+
+    def _renewals(self, cust, prod, target, won, closed) -> dict:
+        """Renewal deals (pipeline 2) of customers whose first win is about a year old: a share of them
+        come up for renewal; the subscription renews (or the support plan for one-off purchases)."""
+        n, rng, c = self.n, self.rng, self.clock
+        wi = np.nonzero(won)[0]
+        wi = wi[np.lexsort((closed[wi], cust[wi]))]
+        firsts = wi[np.r_[True, cust[wi][1:] != cust[wi][:-1]]] if wi.size else wi
+        day = closed[firsts] + rng.integers(330, 356, firsts.size)
+        take = (day <= c.T - 1) & (rng.random(firsts.size) < 0.6)
+        cycle = np.clip(np.round(rng.lognormal(math.log(25), 0.5, firsts.size)
+                                 * self.speed[self.hist_rep[cust[firsts]]]), 3, 120).astype(np.int64)
+        # like new business, a rep works a limited number of open renewals (about 12): the rest of the
+        # renewals due lately are not in the pipeline yet
+        still_open = np.nonzero(take & (day + cycle > c.T))[0]
+        cap = 12 * self.n_reps
+        if still_open.size > cap:
+            take[rng.permutation(still_open)[cap:]] = False
+        f = firsts[take]
+        day = day[take]
+        cycle = cycle[take]
+        k = f.size
+        r_cust = cust[f]
+        owner = self.hist_rep[r_cust]
+        renews = np.isin(prod[f], [0, 1, 2, 3, 4, SUPPORT_PLAN])
+        r_prod = np.where(renews, prod[f], SUPPORT_PLAN)
+        r_target = np.maximum(np.round(np.where(renews, target[f], self.price[SUPPORT_PLAN] * self.size_factor[r_cust])
+                                       * rng.uniform(0.9, 1.25, k), -2), 200)
+        r_won = rng.random(k) < np.clip(0.72 * self.skill[owner] ** 0.5, 0.4, 0.92)
+        r_open = day + cycle > c.T
+        r_won &= ~r_open
+        r_lost = ~r_open & ~r_won
+        top = np.where(r_won, np.where(rng.random(k) < 0.75, 3, 2), 1 + rng.choice(3, k, p=[0.45, 0.4, 0.15]))
+        top = np.where(r_open, 1 + rng.choice(3, k, p=[0.4, 0.35, 0.25]), top)
+        return dict(cust=r_cust, prod=r_prod, target=r_target, won=r_won, lost=r_lost, open=r_open, cycle=cycle,
+                    top=top, engaged=day, closed=c.workday(day + cycle), pipe=np.full(k, RENEWALS_PIPELINE_ID))
+
+    def make_lines(self, prod: np.ndarray, target: np.ndarray, p_lines) -> tuple[dict, np.ndarray]:
+        """One to three catalogue lines per row: the row's product first, other products on sale after
+        it; whole-yuan unit prices at or a little under the list price, whole quantities sized to the
+        target amount, a discount on some lines. Returns the lines (row, pos, prod, qty, unit, disc,
+        cents) and each row's total in cents: line amount = quantity x unit price x (1 - discount/100),
+        exact in cents, so the lines add up to the total exactly."""
+        rng = self.rng
+        k = prod.size
+        p_lines = np.broadcast_to(np.asarray(p_lines, float), (k, 3))
+        m = 1 + (rng.random(k)[:, None] > np.cumsum(p_lines, axis=1)[:, :2]).sum(axis=1)
+        share1 = np.where(m == 1, 1.0, rng.uniform(0.55, 0.9, k))
+        split = rng.uniform(0.3, 0.7, k)
+        rest = 1 - share1
+        want = target[:, None] * np.stack([share1, np.where(m == 2, rest, rest * split),
+                                           np.where(m == 3, rest * (1 - split), 0.0)], axis=1)
+        # lines 2 and 3: another product on sale whose list price fits the line's share
+        by_price = np.argsort(self.price[:N_SOLD], kind="stable")
+        fits = np.searchsorted(self.price[by_price], want[:, 1:] * 1.2, side="right")
+        extra = by_price[np.minimum((rng.random((k, 2)) * fits).astype(np.int64), N_SOLD - 1)]
+        prods = np.concatenate([prod[:, None], extra], axis=1)
+        valid = np.arange(3)[None, :] < m[:, None]
+        valid[:, 1:] &= fits > 0
+        valid[:, 1] &= prods[:, 1] != prods[:, 0]
+        valid[:, 2] &= (prods[:, 2] != prods[:, 0]) & ~(valid[:, 1] & (prods[:, 2] == prods[:, 1]))
+        list_price = self.price[prods]
+        want[:, 0] += np.where(valid, 0.0, want).sum(axis=1)     # a dropped line's share goes to the first
+        factor = np.where(rng.random((k, 3)) < 0.7, 1.0, rng.uniform(0.85, 1.0, (k, 3)))
+        unit = np.maximum(np.round(list_price * factor), 1).astype(np.int64)
+        qty = np.maximum(np.round(want / unit), 1).astype(np.int64)
+        disc = np.where(rng.random((k, 3)) < 0.25, np.array([5, 10, 15, 20])[rng.integers(0, 4, (k, 3))], 0)
+        cents = np.where(valid, qty * unit * (100 - disc), 0)
+        row, col = np.nonzero(valid)
+        pos = np.cumsum(valid, axis=1)[row, col]
+        lines = dict(row=row, pos=pos, prod=prods[row, col], qty=qty[row, col], unit=unit[row, col],
+                     disc=disc[row, col], cents=cents[row, col])
+        return lines, cents.sum(axis=1)
 
     def load_deals(self) -> None:
         rng, c, d = self.rng, self.clock, self.d
         nd = self.nd
         closed_day = c.day_of(d["closed_us"])
+        renewal = d["pipe"] == RENEWALS_PIPELINE_ID
+        is_open = d["open"]
+        # lost: a reason code of the option list; a competitor named for most losses to one, some others
+        reason = self.choose(LOST_REASONS, nd)
+        named = d["lost"] & ((reason == 1) & (rng.random(nd) < 0.9) | (reason == 0) & (rng.random(nd) < 0.3))
+        # open deals: a competitor known in some, a next step in most; a few owners set their own probability
+        named |= is_open & (rng.random(nd) < 0.2)
+        prob = np.array(PROBABILITY)[d["stage"]]
+        own_prob = is_open & (rng.random(nd) < 0.1)
+        prob = np.where(own_prob, np.clip(prob + rng.choice([-15, -10, 10, 15, 20], nd), 5, 95), prob)
+        product = _pick([p[1] for p in PRODUCTS], d["prod"])
+        name = _where(renewal, "Renewal: " + product, product)
+        last_act = self.deal_last_act
         self.load("deals", pl.DataFrame({
             "id": _int(np.arange(1, nd + 1)),
-            "name": _pick([p[1] for p in PRODUCTS], d["prod"]) + " - " + self.cust_name.gather(_int(d["cust"])),
+            "name": name + " - " + self.cust_name.gather(_int(d["cust"])),
             "customer_id": _int(d["cust"] + 1),
             "contact_id": _int(self.primary_contact[d["cust"]], self.primary_contact[d["cust"]] > 0),
             "lead_id": _int(self.deal_lead, self.deal_lead > 0),
             "product_id": _int(d["prod"] + 1),
             "amount": _float(d["amount"]),
             "currency": pl.Series(["CNY"] * nd),
-            "stage": _pick(PIPELINE, d["stage"]),
-            "probability": _int(np.array(PROBABILITY)[d["stage"]]),
+            "pipeline_id": _int(d["pipe"]),
+            "stage": _pick(STAGES, d["stage"]),
+            "probability": _int(prob),
+            "probability_set": pl.Series(own_prob),
             "source": _pick([s[0] for s in SOURCES], self.cust_source[d["cust"]]),
             "engaged_on": _date(c.start_ep + d["engaged"]),
             "expected_close": _date(c.start_ep + d["expected"]),
-            "closed_on": _date(c.start_ep + closed_day, ~d["open"]),
+            "closed_on": _date(c.start_ep + closed_day, ~is_open),
             "won_reason": _pick(WON_REASONS, rng.integers(0, len(WON_REASONS), nd), d["won"]),
-            "lost_reason": _pick(LOST_REASONS, rng.integers(0, len(LOST_REASONS), nd), d["lost"]),
+            "lost_reason": _pick([r[0] for r in LOST_REASONS], reason, d["lost"]),
+            "competitor": _pick(COMPETITORS, rng.integers(0, len(COMPETITORS), nd), named),
+            "next_step": _pick(NEXT_STEPS, rng.integers(0, len(NEXT_STEPS), nd), is_open & (rng.random(nd) < 0.8)),
+            "stage_changed_at": _ts(d["last_change"]),
+            "last_activity_at": _ts(last_act, last_act > 0),
             "owner_id": _int(d["owner"]),
             "team_id": _int(d["team"]),
             "campaign_id": _int(self.deal_campaign, self.deal_campaign > 0),
@@ -895,17 +1050,62 @@ class _Demo:
         lost_only = has_deal & ~has_won & ~has_open
         stage[lost_only] = np.select([r[lost_only] < 0.15, r[lost_only] < 0.6], [1, 2], 3)
         stage[has_open & ~has_won] = 4
-        stage[has_won] = np.where(has_open[has_won] | (r[has_won] < 0.08), 6, 5)
+        stage[has_won] = 5
         direct = (stage == 5) & ~has_won
         direct_day = c.days(self.cust_created_day[direct] + rng.integers(0, 60, int(direct.sum())), c.T)
         won_at[direct] = c.past(c.at(direct_day))
         won_at[direct] = np.maximum(won_at[direct], self.cust_created[direct] + HOUR)
         won_at[direct] = c.past(won_at[direct])
-        self.cust_stage = stage
         self.is_won = stage >= 5
         self.won_at = np.where(self.is_won, won_at, 0)
         self.direct_buyer = direct
         self.has_open = has_open
+        # the won hand-off: filled in after the first win; pending and submitted ones leave the customer
+        # pending upgrade (待升级) until the admin approves
+        self.plan_handoffs()
+        h = self.ho
+        stage[h["cust"][h["status"] < 2]] = 6
+        self.cust_stage = stage
+
+    def plan_handoffs(self) -> None:
+        """Hand-offs of the customers first won in the last year (the process started then), most of
+        them: filled in within days of the win, submitted by the manager days later, approved by the
+        admin days after that; the latest still wait (pending: the manager, submitted: the admin)."""
+        n, rng, c, d = self.n, self.rng, self.clock, self.d
+        wi = np.nonzero(d["won"])[0]
+        wi = wi[np.lexsort((d["closed_us"][wi], d["cust"][wi]))]
+        firsts = wi[np.r_[True, d["cust"][wi][1:] != d["cust"][wi][:-1]]] if wi.size else wi
+        age = c.now_us - d["closed_us"][firsts]
+        take = (age <= 365 * DAY) & (rng.random(firsts.size) < np.where(age < 7 * DAY, 0.6, 0.9))
+        deal = firsts[take]
+        k = deal.size
+        cust = d["cust"][deal]
+        created = c.past(d["closed_us"][deal] + (rng.uniform(0.05, 3, k) * DAY).astype(np.int64))
+        created = np.maximum(created, d["closed_us"][deal] + 60 * US)
+        submitted = created + (rng.uniform(0.5, 8, k) * DAY).astype(np.int64)
+        decided = submitted + (rng.uniform(0.5, 8, k) * DAY).astype(np.int64)
+        recent = created > c.now_us - 60 * DAY
+        stall1 = recent & (rng.random(k) < 0.1)
+        stall2 = recent & (rng.random(k) < 0.1)
+        status = np.where((submitted > c.now_us) | stall1, 0, np.where((decided > c.now_us) | stall2, 1, 2))
+        # something to review for the demo: the newest hand-off of the demo manager's teams waits for the
+        # manager, the newest other one for the admin
+        order = np.argsort(-created, kind="stable")
+        east = np.isin(self.cust_team[cust], [self.team_id["East"], self.team_id["East - Shanghai"]])
+        east_rows = order[east[order]]
+        if east_rows.size and not (status[east_rows] == 0).any():
+            status[east_rows[0]] = 0
+        if k and not (status == 0).any():
+            status[order[0]] = 0
+        if k > 1 and not (status == 1).any():
+            later = order[status[order] == 2]
+            status[later[0] if later.size else order[1]] = 1
+        submitted = np.where(status >= 1, np.minimum(submitted, (created + c.now_us) // 2), 0)
+        decided = np.where(status == 2, np.minimum(decided, (submitted + c.now_us) // 2), 0)
+        self.ho = dict(cust=cust, deal=deal, status=status, created=created, submitted=submitted, decided=decided,
+                       updated=np.maximum.reduce([created, submitted, decided]))
+        self.handoff_touch = np.zeros(n, np.int64)
+        self.handoff_touch[cust] = self.ho["updated"]
 
     def ownership(self) -> None:
         n, rng, c = self.n, self.rng, self.clock
@@ -1070,6 +1270,8 @@ class _Demo:
         ids = np.arange(1, k + 1)
         self.primary_contact = np.zeros(n, np.int64)
         self.primary_contact[cust[primary]] = ids[primary]
+        title = _pick(TITLES, rng.integers(0, len(TITLES), k))
+        self.contact_label = name + " (" + title + ")"            # key contacts of a hand-off
         created = c.past(self.cust_created[cust] + (rng.uniform(0, 20, k) * DAY).astype(np.int64))
         created = np.maximum(created, self.cust_created[cust])
         owner = self.owner[cust]
@@ -1077,7 +1279,7 @@ class _Demo:
             "id": _int(ids),
             "customer_id": _int(cust + 1),
             "name": name,
-            "title": _pick(TITLES, rng.integers(0, len(TITLES), k)),
+            "title": title,
             "phone": self.phone_norm(phones),
             "phone_norm": self.phone_norm(phones),
             "email": local + "@" + self.cust_domain.gather(_int(cust)),
@@ -1097,7 +1299,7 @@ class _Demo:
         # A: one activity with each pipeline step
         h = self.hist
         a_cust = d["cust"][h["deal"]]
-        a_kind_subject = [STAGE_ACTIVITY[p] for p in PIPELINE]
+        a_kind_subject = [STAGE_ACTIVITY[p] for p in STAGES]
         a_kind = np.array([ACT_KINDS.index(k) for k, _ in a_kind_subject])[h["code"]]
         a_at = h["at"]
         # C: the latest touch of each owned, not won, worked customer (mostly within 10 working days)
@@ -1107,10 +1309,21 @@ class _Demo:
         c_at = c.past(c.at(c.T - np.floor(back).astype(np.int64)))
         c_at = np.maximum(c_at, self.cust_created[c_cust] + 5 * 60 * US)
         c_at = np.minimum(c_at, c.now_us - 60 * US)
+        # E: follow-ups logged on open deals of owned customers (most within the last two weeks, some
+        # deals gone quiet), one to three each
+        od = np.nonzero(d["open"] & self.owned[d["cust"]])[0]
+        reps = 1 + rng.choice(3, od.size, p=[0.4, 0.35, 0.25])
+        e_deal = np.repeat(od, reps)
+        quiet = np.repeat(rng.random(od.size) < 0.15, reps)
+        back = np.where(quiet, rng.uniform(15, 60, e_deal.size), np.minimum(rng.exponential(5.0, e_deal.size), 40))
+        e_at = c.past(c.at(c.workday(c.T - np.floor(back).astype(np.int64))))
+        e_at = np.clip(e_at, d["engaged_us"][e_deal] + 10 * 60 * US, c.now_us - 60 * US)
+        e_cust = d["cust"][e_deal]
+        e_kind = rng.choice(5, e_deal.size, p=[0.45, 0.15, 0.2, 0.2, 0.0])
         # B: lead activities
         la = self.lead_acts
         total = 5 * n
-        nb = total - h["deal"].size - c_cust.size - la["lead"].size
+        nb = total - h["deal"].size - c_cust.size - la["lead"].size - e_deal.size
         nb = max(nb, 0)
         # D: the rest, spread by stage and by the rep's activity rate
         w = np.array([0.0, 0.6, 1.0, 1.8, 2.5, 3.0, 3.5])[stage] * self.rate[self.hist_rep]
@@ -1131,15 +1344,21 @@ class _Demo:
         c_kind = rng.choice(5, c_cust.size, p=[0.5, 0.1, 0.1, 0.25, 0.05])
         l_kind = rng.choice(5, la["lead"].size, p=[0.6, 0.0, 0.15, 0.25, 0.0])
 
-        cust = np.concatenate([a_cust, c_cust, np.full(la["lead"].size, -1), g_cust])
-        at = np.concatenate([a_at, c_at, la["at"], g_at])
-        kind = np.concatenate([a_kind, c_kind, l_kind, g_kind])
+        cust = np.concatenate([a_cust, c_cust, np.full(la["lead"].size, -1), g_cust, e_cust])
+        at = np.concatenate([a_at, c_at, la["at"], g_at, e_at])
+        kind = np.concatenate([a_kind, c_kind, l_kind, g_kind, e_kind])
         na = cust.size
         is_lead = cust < 0
         cidx = np.where(is_lead, 0, cust)
-        user = np.concatenate([d["owner"][h["deal"]], self.hist_rep[c_cust], la["user"], self.hist_rep[g_cust]])
-        team = np.concatenate([d["team"][h["deal"]], self.cust_team[c_cust], la["team"], self.cust_team[g_cust]])
-        deal = np.concatenate([h["deal"] + 1, np.zeros(na - h["deal"].size, np.int64)])
+        user = np.concatenate([d["owner"][h["deal"]], self.hist_rep[c_cust], la["user"], self.hist_rep[g_cust],
+                               d["owner"][e_deal]])
+        team = np.concatenate([d["team"][h["deal"]], self.cust_team[c_cust], la["team"], self.cust_team[g_cust],
+                               d["team"][e_deal]])
+        deal = np.concatenate([h["deal"] + 1, np.zeros(na - h["deal"].size - e_deal.size, np.int64), e_deal + 1])
+        # the deal's last follow-up (deals.last_activity_at)
+        self.deal_last_act = np.zeros(self.nd, np.int64)
+        np.maximum.at(self.deal_last_act, deal[deal > 0] - 1, at[deal > 0])
+        self.deal_last_act -= self.deal_last_act % US        # whole seconds, as loaded
         lead = np.zeros(na, np.int64)
         lead[h["deal"].size + c_cust.size:h["deal"].size + c_cust.size + la["lead"].size] = la["lead"]
 
@@ -1209,32 +1428,43 @@ class _Demo:
         n, rng, c, d = self.n, self.rng, self.clock, self.d
         total = 2 * n
         won_deals = np.nonzero(d["won"])[0]
+        nw = won_deals.size
         direct = np.nonzero(self.direct_buyer)[0]
         scale = 1 + np.minimum(rng.pareto(1.5, n), 100)        # a long tail and a few very large buyers
-        repeat = max(total - won_deals.size - direct.size, 0)
+        repeat = max(total - nw - direct.size, 0)
         won_day = np.where(self.is_won, c.day_of(self.won_at), c.T + 1)
         r_day = c.days(0, c.T, repeat)
         r_cust = self.pick_by_day(r_day, won_day, np.where(self.is_won, scale ** 0.6, 0.0))
         r_day = c.workday(np.maximum(r_day, won_day[r_cust]), 0.6)
         r_at = c.past(np.maximum(c.at(r_day), self.won_at[r_cust]))
-        deal_day = np.minimum(c.day_of(d["closed_us"][won_deals]) + rng.integers(0, 4, won_deals.size), c.T)
+        deal_day = np.minimum(c.day_of(d["closed_us"][won_deals]) + rng.integers(0, 4, nw), c.T)
         deal_at = c.past(np.maximum(c.at(deal_day), d["closed_us"][won_deals] + 60 * US))
         cust = np.concatenate([d["cust"][won_deals], direct, r_cust])
         at = np.concatenate([deal_at, self.won_at[direct], r_at])
         k = cust.size
-        amount = np.concatenate([
-            d["amount"][won_deals],
-            np.round(1200 * rng.lognormal(0, 0.9, direct.size) * scale[direct] ** 0.8, 2),
-            np.round(1200 * rng.lognormal(0, 0.9, repeat) * scale[r_cust] ** 0.8, 2)])
-        deal = np.concatenate([won_deals + 1, np.zeros(k - won_deals.size, np.int64)])
-        channel = np.concatenate([np.zeros(won_deals.size, np.int64),
-                                  rng.choice(5, k - won_deals.size, p=[0.2, 0.35, 0.15, 0.05, 0.25])])
+        # lines: a won deal's order repeats the deal's lines; shop and repeat orders are mostly small
+        target = np.maximum(np.round(np.concatenate([1200 * rng.lognormal(0, 0.9, direct.size) * scale[direct] ** 0.8,
+                                                     1200 * rng.lognormal(0, 0.9, repeat) * scale[r_cust] ** 0.8])), 50)
+        shop_w = np.array([0.2, 0.08, 0.02, 0.1, 0.04, 0.3, 0.14, 0.02, 0.0, 0.08, 0.02, 0.0])
+        o_prod = rng.choice(len(PRODUCTS), k - nw, p=shop_w / shop_w.sum())
+        o_lines, o_cents = self.make_lines(o_prod, target, [[0.65, 0.25, 0.1]])
+        dl = self.deal_line_rows
+        deal_order = np.full(self.nd, -1)
+        deal_order[won_deals] = np.arange(nw)
+        from_deal = deal_order[dl["row"]] >= 0
+        line_row = np.concatenate([deal_order[dl["row"][from_deal]], o_lines["row"] + nw])
+        line_cols = {x: np.concatenate([dl[x][from_deal], o_lines[x]])
+                     for x in ("pos", "prod", "qty", "unit", "disc", "cents")}
+        cents = np.concatenate([np.round(d["amount"][won_deals] * 100).astype(np.int64), o_cents])
+        amount = cents / 100
+        deal = np.concatenate([won_deals + 1, np.zeros(k - nw, np.int64)])
+        channel = np.concatenate([np.zeros(nw, np.int64), rng.choice(5, k - nw, p=[0.2, 0.35, 0.15, 0.05, 0.25])])
+        # status: draft (recent, not confirmed yet) | confirmed | cancelled | refunded
         recent = at > c.now_us - 14 * DAY
         r = rng.random(k)
-        status = np.select([recent & (r < 0.3), (deal == 0) & (r > 0.97), (deal == 0) & (r > 0.955)], [1, 2, 3], 0)
-        amount = np.where(status == 2, -amount, amount)
-        ids = np.arange(1, k + 1)
-        revenue = np.bincount(cust, weights=amount, minlength=n)
+        status = np.select([recent & (r < 0.15), (deal == 0) & (r > 0.97), (deal == 0) & (r > 0.955)], [0, 2, 3], 1)
+        confirmed = status == 1
+        revenue = np.bincount(cust, weights=amount * confirmed, minlength=n)
         # level: lifetime revenue for buyers (customer_levels.min_revenue), company size for the others
         emp = self.cust_base["employees"].fill_null(0).to_numpy()
         level = np.where(self.is_won, np.select([revenue >= 100_000, revenue >= 10_000], [0, 1], 2),
@@ -1244,23 +1474,111 @@ class _Demo:
         self.first_order = np.full(n, np.iinfo(np.int64).max)
         np.minimum.at(self.first_order, cust, at)
         owner = self.owner[cust]
+        created_by = np.concatenate([d["owner"][won_deals], np.where(owner[nw:] > 0, owner[nw:], self.admin_id)])
+        updated = np.where(status >= 2, np.minimum(at + (rng.uniform(0.5, 20, k) * DAY).astype(np.int64),
+                                                    c.now_us - 60 * US), at)
+        updated = np.maximum(updated, at)
+        # order ids follow the order time: where each generated order ends up
+        new_id = np.empty(k, np.int64)
+        new_id[np.argsort(at - at % US, kind="stable")] = np.arange(1, k + 1)
         frame = _by_time(pl.DataFrame({
-            "id": _int(ids),
+            "id": _int(new_id),
             "customer_id": _int(cust + 1),
             "deal_id": _int(deal, deal > 0),
             "ordered_at": _ts(at),
-            "status": _pick(["paid", "open", "cancelled", "refunded"], status),
+            "status": _pick(["draft", "confirmed", "cancelled", "refunded"], status),
             "amount": _float(amount),
             "currency": pl.Series(["CNY"] * k),
             "channel": _pick(["sales", "web", "store", "catalog", "erp"], channel),
             "country": pl.Series(["China"] * k),
             "owner_id": _int(owner, owner > 0),
             "team_id": _int(self.cust_team[cust]),
+            "created_by": _int(created_by),
             "created_at": _ts(at),
+            "updated_at": _ts(updated),
         }), "ordered_at")
-        number = "SO" + pl.col("id").cast(pl.String).str.zfill(8)
-        frame = frame.with_columns(order_no=pl.when(pl.col("status") == "cancelled").then("C" + number).otherwise(number))
-        self.load("orders", frame)
+        self.load("orders", frame.with_columns(order_no="SO" + pl.col("id").cast(pl.String).str.zfill(8)))
+        # order lines, by order and position
+        lo = np.lexsort((line_cols["pos"], new_id[line_row]))
+        self.load("order_lines", pl.DataFrame({
+            "id": _int(np.arange(1, lo.size + 1)),
+            "order_id": _int(new_id[line_row][lo]),
+            "product_id": _int(line_cols["prod"][lo] + 1),
+            "sku": _pick([p[0] for p in PRODUCTS], line_cols["prod"][lo]),
+            "quantity": _float(line_cols["qty"][lo]),
+            "unit_price": _float(line_cols["unit"][lo]),
+            "discount": _float(line_cols["disc"][lo]),
+            "amount": _float(line_cols["cents"][lo] / 100),
+        }))
+        self.payments(cust, at, cents, status, channel, created_by, new_id, deal > 0)
+
+    def payments(self, cust, at, cents, status, channel, created_by, order_id, from_deal) -> None:
+        """Payment plans (回款计划) of confirmed sales orders (from a won deal, or sold by a rep for
+        20,000 or more): one to three instalments adding up to the order amount; payments (回款):
+        instalments are paid around their due date, most in full, some recent ones in part, some not
+        at all (overdue receivables); other confirmed or refunded orders are paid at once. What was
+        paid never exceeds the order amount."""
+        rng, c = self.rng, self.clock
+        planned = (channel == 0) & (status == 1) & (from_deal | (cents >= 2_000_000))
+        si = np.nonzero(planned)[0]
+        ns = si.size
+        m = 1 + rng.choice(3, ns, p=[0.4, 0.35, 0.25])
+        first = np.where(rng.random(ns) < 0.5, 0.5, 0.3)
+        shares = np.stack([np.where(m == 1, 1.0, np.where(m == 2, first, 0.3)), np.where(m == 3, 0.4, 1 - first),
+                           np.full(ns, 0.3)], axis=1)
+        valid = np.arange(3)[None, :] < m[:, None]
+        part = np.where(valid, np.floor(cents[si, None] * shares / 100).astype(np.int64) * 100, 0)   # whole yuan
+        part[np.arange(ns), m - 1] = 0
+        part[np.arange(ns), m - 1] = cents[si] - part.sum(axis=1)                   # the last takes the rest
+        order_day = at[si] // DAY
+        first_due = order_day + np.array([0, 7, 15, 30])[rng.integers(0, 4, ns)]
+        gap = np.where(rng.random(ns) < 0.6, 30, 90)
+        due_day = first_due[:, None] + np.arange(3)[None, :] * gap[:, None]
+        row, j = np.nonzero(valid)
+        p_order = si[row]
+        p_due = due_day[row, j]
+        p_cents = part[row, j]
+        p_created = at[p_order]
+        self.load("payment_plans", _by_time(pl.DataFrame({
+            "id": _int(np.arange(1, row.size + 1)),
+            "order_id": _int(order_id[p_order]),
+            "customer_id": _int(cust[p_order] + 1),
+            "due_on": _date(p_due),
+            "amount": _float(p_cents / 100),
+            "created_by": _int(created_by[p_order]),
+            "created_at": _ts(p_created),
+        }), "created_at"))
+        # instalments: paid unless not due yet or late (more often recently); recent ones sometimes in part
+        due_us = p_due * DAY + 2 * HOUR
+        age = (c.now_us - due_us) / DAY
+        p_unpaid = np.select([age < 0, age < 60, age < 180], [1.0, 0.3, 0.08], 0.015)
+        paid = rng.random(row.size) >= p_unpaid
+        pay_at = due_us + (rng.uniform(-5, 20, row.size) * DAY).astype(np.int64)
+        pay_at = np.maximum(pay_at, p_created + HOUR)
+        paid &= pay_at <= c.now_us - HOUR
+        partial = paid & (age < 90) & (rng.random(row.size) < 0.15)
+        pay_cents = np.where(partial, p_cents // 200 * 100, p_cents)
+        paid &= pay_cents > 0
+        # paid at once: other confirmed orders (a few recent ones still open) and refunded ones
+        oi = np.nonzero(((status == 1) & ~planned) | (status == 3))[0]
+        o_at = c.past(at[oi] + (rng.uniform(0, 2, oi.size) * DAY).astype(np.int64))
+        o_at = np.maximum(o_at, at[oi])
+        o_paid = ~((at[oi] > c.now_us - 30 * DAY) & (rng.random(oi.size) < 0.1) & (status[oi] == 1))
+        pi = np.concatenate([p_order[paid], oi[o_paid]])
+        pay_at = np.concatenate([pay_at[paid], o_at[o_paid]])
+        amount = np.concatenate([pay_cents[paid], cents[oi][o_paid]]) / 100
+        method = np.where(planned[pi], 0, 1 + rng.integers(0, 3, pi.size))
+        self.load("payments", _by_time(pl.DataFrame({
+            "id": _int(np.arange(1, pi.size + 1)),
+            "order_id": _int(order_id[pi]),
+            "customer_id": _int(cust[pi] + 1),
+            "amount": _float(amount),
+            "paid_at": _ts(pay_at),
+            "method": _pick(PAY_METHODS, method),
+            "created_by": _int(created_by[pi]),
+            "created_at": _ts(np.minimum(pay_at + (rng.uniform(0, 120, pi.size) * 60 * US).astype(np.int64),
+                                         c.now_us)),
+        }), "paid_at"))
 
     # ------------------------------------------------------------------ tickets and feedback
     def tickets(self) -> None:
@@ -1321,9 +1639,10 @@ class _Demo:
         updated = np.maximum.reduce([opened, np.where(responded, fr_at, 0), np.where(resolved, res_at, 0),
                                      np.where(closed, close_at, 0)])
         first_order_day = np.where(self.first_order < np.iinfo(np.int64).max, self.first_order // DAY, 0)
-        frame = _by_time(pl.DataFrame({
+        frame = pl.DataFrame({
             "id": _int(ids),
             "customer_id": _int(cust + 1),
+            "deal_id": _int(np.zeros(k), np.zeros(k, bool)),
             "contact_id": _int(self.primary_contact[cust], self.primary_contact[cust] > 0),
             "subject": _pick(subj_all, subj),
             "description": _pick(["Customer reported by " + x for x in ["email", "phone", "chat", "social media", "web form"]], channel),
@@ -1347,11 +1666,16 @@ class _Demo:
             "created_by": _int(assignee, channel != 3),
             "created_at": _ts(opened),
             "updated_at": _ts(updated),
-        }), "opened_at")
+        })
+        onboarding, onb_opened = self.onboarding_tickets(fr_h[1], res_h[1])
+        frame = _by_time(pl.concat([frame, onboarding], how="vertical"), "opened_at")
         self.load("tickets", frame.with_columns(ticket_no="TK" + pl.col("id").cast(pl.String).str.zfill(7)))
         # ticket ids follow the opening time: where each generated ticket ended up
-        new_id = np.empty(k, np.int64)
-        new_id[np.argsort(opened - opened % US, kind="stable")] = np.arange(1, k + 1)
+        every = np.concatenate([opened, onb_opened])
+        all_ids = np.empty(every.size, np.int64)
+        all_ids[np.argsort(every - every % US, kind="stable")] = np.arange(1, every.size + 1)
+        new_id = all_ids[:k]
+        self.ho["ticket"] = all_ids[k:]
         # feedback: CSAT of the rated tickets, NPS for a part of the resolved ones, a few complaints
         r_rows = np.nonzero(rated)[0]
         nps_rows = np.nonzero(resolved & (rng.random(k) < 0.25))[0]
@@ -1391,6 +1715,153 @@ class _Demo:
             "team_id": _int(np.full(nf, self.team_id["Service"])),
             "created_at": _ts(f_at),
         }), "created_at"))
+
+    def onboarding_tickets(self, fr_hours: float, res_hours: float) -> tuple[pl.DataFrame, np.ndarray]:
+        """The onboarding ticket (service queue) each hand-off created when it was filled in: linked to
+        the customer and the won deal; an agent takes it within hours, onboarding takes days to weeks."""
+        rng, c, d, h = self.rng, self.clock, self.d, self.ho
+        k = h["cust"].size
+        cust, deal = h["cust"], h["deal"]
+        opened = h["created"]
+        fr_due = opened + int(fr_hours * HOUR)
+        res_due = opened + int(res_hours * HOUR)
+        fr_at = opened + (rng.uniform(0.3, 1.2, k) * fr_hours * HOUR).astype(np.int64)
+        res_at = np.maximum(opened + (rng.uniform(2, 25, k) * DAY).astype(np.int64), fr_at + HOUR)
+        close_at = res_at + (rng.uniform(1, 7, k) * DAY).astype(np.int64)
+        responded = fr_at <= c.now_us
+        resolved = res_at <= c.now_us
+        closed = close_at <= c.now_us
+        status = np.select([closed, resolved, responded], [3, 2, 1], 0)
+        assignee = self.service_ids[rng.integers(0, self.service_ids.size, k)]
+        updated = np.maximum.reduce([opened, np.where(responded, fr_at, 0), np.where(resolved, res_at, 0),
+                                     np.where(closed, close_at, 0)])
+        subject = _where(self.cust_zh[cust], "新客户交付：" + self.cust_name.gather(_int(cust)),
+                         "Onboarding: " + self.cust_name.gather(_int(cust)))
+        h["bought"] = self.bought_text(deal)
+        frame = pl.DataFrame({
+            "id": _int(np.zeros(k)),
+            "customer_id": _int(cust + 1),
+            "deal_id": _int(deal + 1),
+            "contact_id": _int(self.primary_contact[cust], self.primary_contact[cust] > 0),
+            "subject": subject,
+            "description": h["bought"],
+            "category": pl.Series(["onboarding"] * k, dtype=pl.String),
+            "product": _pick([p[1] for p in PRODUCTS], d["prod"][deal]),
+            "purchased_on": _date(d["closed_us"][deal] // DAY),
+            "priority": pl.Series(["medium"] * k, dtype=pl.String),
+            "channel": _pick(["web"], np.zeros(k), np.zeros(k, bool)),
+            "status": _pick(["open", "pending", "resolved", "closed"], status),
+            "assignee_id": _int(assignee, responded),
+            "team_id": _int(np.full(k, self.team_id["Service"])),
+            "opened_at": _ts(opened),
+            "first_response_due": _ts(fr_due),
+            "resolution_due": _ts(res_due),
+            "first_response_at": _ts(fr_at, responded),
+            "resolved_at": _ts(res_at, resolved),
+            "closed_at": _ts(close_at, closed),
+            "resolution": _pick(["Onboarding completed, customer live", "已完成上线交付"],
+                                self.cust_zh[cust].astype(np.int64), resolved),
+            "satisfaction": _float(np.zeros(k), np.zeros(k, bool)),
+            "reopen_count": _int(np.zeros(k)),
+            "created_by": _int(d["owner"][deal]),
+            "created_at": _ts(opened),
+            "updated_at": _ts(updated),
+        })
+        return frame, opened
+
+    def bought_text(self, deal: np.ndarray) -> pl.Series:
+        """What was bought, from the deal's lines: "2 x Cloud CRM Professional; 1 x Onboarding Service"."""
+        dl = self.deal_line_rows
+        pos = np.full(self.nd, -1)
+        pos[deal] = np.arange(deal.size)
+        keep = pos[dl["row"]] >= 0
+        return (pl.DataFrame({"h": pos[dl["row"][keep]], "pos": dl["pos"][keep],
+                              "text": pl.Series(dl["qty"][keep]).cast(pl.String) + " x "
+                              + _pick([p[1] for p in PRODUCTS], dl["prod"][keep])})
+                .sort(["h", "pos"]).group_by("h", maintain_order=True).agg(pl.col("text").str.join("; "))
+                .join(pl.DataFrame({"h": np.arange(deal.size)}), on="h", how="right")
+                .sort("h")["text"])
+
+    # ------------------------------------------------------------------ the won hand-off
+    def handoffs(self) -> None:
+        """The hand-offs planned in customer_stages, with their onboarding tickets (tickets step) and
+        the audit rows each step leaves (the customer's timeline reads them): filled in by the rep
+        (the customer -> upgrade), submitted by the team's manager, approved by the admin (the level;
+        the customer back to won)."""
+        rng, d, h = self.rng, self.d, self.ho
+        k = h["cust"].size
+        cust, deal, status = h["cust"], h["deal"], h["status"]
+        team = self.cust_team[cust]
+        owner = d["owner"][deal]
+        manager = self.team_manager[team]
+        level = self.cust_level[cust]
+        contact = self.primary_contact[cust]
+        submitted, decided = status >= 1, status == 2
+        promises = _pick(PROMISES, rng.integers(0, len(PROMISES), k), rng.random(k) < 0.7)
+        m_comment = _pick(["Good deal, please upgrade", "Key account, recommend level A", "同意升级",
+                           "客户付款及时，建议升级"], rng.integers(0, 4, k), submitted & (rng.random(k) < 0.8))
+        a_comment = _pick(["Approved", "同意", "Approved, keep an eye on payments"], rng.integers(0, 3, k),
+                          decided & (rng.random(k) < 0.5))
+        notes_i = rng.integers(0, len(HANDOFF_NOTES), k)
+        hid = np.empty(k, np.int64)
+        hid[np.argsort(h["created"] - h["created"] % US, kind="stable")] = np.arange(1, k + 1)
+        self.load("handoffs", _by_time(pl.DataFrame({
+            "id": _int(hid),
+            "customer_id": _int(cust + 1),
+            "deal_id": _int(deal + 1),
+            "ticket_id": _int(h["ticket"]),
+            "status": _pick(["pending", "submitted", "approved"], status),
+            "bought": h["bought"],
+            "key_contacts": self.contact_label.gather(_int(np.maximum(contact - 1, 0), contact > 0)),
+            "promises": promises,
+            "notes": _pick([x or "" for x in HANDOFF_NOTES], notes_i,
+                           np.array([x is not None for x in HANDOFF_NOTES])[notes_i]),
+            "owner_id": _int(owner),
+            "team_id": _int(team),
+            "manager_id": _int(manager, submitted),
+            "manager_comment": m_comment,
+            "submitted_at": _ts(h["submitted"], submitted),
+            "admin_id": _int(np.full(k, self.admin_id), decided),
+            "admin_comment": a_comment,
+            "decided_at": _ts(h["decided"], decided),
+            "level": _pick(["A", "B", "C"], level, decided),
+            "created_at": _ts(h["created"]),
+            "updated_at": _ts(h["updated"]),
+        }), "created_at"))
+        # the audit rows: one per field of each step, as core.handoff writes them
+        lv = _pick(["A", "B", "C"], level)
+        none = pl.Series([None] * k, dtype=pl.String)
+        parts = []
+
+        def rows(mask, at, user, action, entity, entity_id, field, old, new):
+            parts.append(pl.DataFrame({"logged_at": _ts(at), "user_id": _int(user), "action": pl.Series([action] * k),
+                                       "entity": pl.Series([entity] * k), "entity_id": _int(entity_id),
+                                       "field": pl.Series([field] * k, dtype=pl.String),
+                                       "old_value": old, "new_value": new}).filter(pl.Series(mask)))
+
+        every = np.ones(k, bool)
+        text = lambda x: pl.Series(x).cast(pl.String)  # noqa: E731
+        rows(every, h["created"], owner, "create", "handoff", hid, "status", none, pl.Series(["pending"] * k))
+        rows(every, h["created"], owner, "create", "handoff", hid, "customer_id", none, text(cust + 1))
+        rows(every, h["created"], owner, "create", "handoff", hid, "deal_id", none, text(deal + 1))
+        rows(every, h["created"], owner, "create", "handoff", hid, "ticket_id", none, text(h["ticket"]))
+        rows(every, h["created"], owner, "create", "handoff", hid, "bought", none, h["bought"])
+        rows(promises.is_not_null().to_numpy(), h["created"], owner, "create", "handoff", hid, "promises", none, promises)
+        rows(every, h["created"], owner, "update", "customer", cust + 1, "stage", pl.Series(["won"] * k),
+             pl.Series(["upgrade"] * k))
+        rows(submitted, h["submitted"], manager, "submit", "handoff", hid, "status", pl.Series(["pending"] * k),
+             pl.Series(["submitted"] * k))
+        rows(submitted & m_comment.is_not_null().to_numpy(), h["submitted"], manager, "submit", "handoff", hid,
+             "manager_comment", none, m_comment)
+        rows(decided, h["decided"], np.full(k, self.admin_id), "approve", "handoff", hid, "status",
+             pl.Series(["submitted"] * k), pl.Series(["approved"] * k))
+        rows(decided, h["decided"], np.full(k, self.admin_id), "approve", "handoff", hid, "level", none, lv)
+        rows(decided & a_comment.is_not_null().to_numpy(), h["decided"], np.full(k, self.admin_id), "approve",
+             "handoff", hid, "admin_comment", none, a_comment)
+        rows(decided, h["decided"], np.full(k, self.admin_id), "update", "customer", cust + 1, "stage",
+             pl.Series(["upgrade"] * k), pl.Series(["won"] * k))
+        log = pl.concat(parts, how="vertical").with_columns(id=pl.lit(0, pl.Int64))
+        self.load("audit_log", _by_time(log, "logged_at"))
 
     # ------------------------------------------------------------------ campaigns and members
     def campaigns(self) -> None:
@@ -1522,7 +1993,8 @@ class _Demo:
         n, c = self.n, self.clock
         owned = self.owned
         last = self.last_activity
-        updated = np.maximum.reduce([self.cust_created, last, self.won_at, self.assigned_at, self.pool_since])
+        updated = np.maximum.reduce([self.cust_created, last, self.won_at, self.assigned_at, self.pool_since,
+                                     self.handoff_touch])
         created_by = np.where(self.cust_source == 5, self.admin_id,
                               np.where(np.isin(self.cust_source, (0, 3)), 0, self.hist_rep))
         cols = dict(self.cust_base)
@@ -1585,25 +2057,32 @@ class _Demo:
         }), "created_at"))
 
     def targets(self) -> None:
+        """Monthly targets per rep and per team (the sum of its reps'), set by the admin: the twelve
+        months up to now and every month of the current year (set just before the year began)."""
         c, d = self.clock, self.d
         y, m = c.now.year, c.now.month
-        months = []
+        months = set()
         for _ in range(12):
-            months.append((y, m))
+            months.add((y, m))
             y, m = (y, m - 1) if m > 1 else (y - 1, 12)
-        months.reverse()
+        months |= {(c.now.year, mm) for mm in range(1, 13)}
+        months = sorted(months)
         reps = self.rep_ids
         recent_won = d["won"] & (d["closed_us"] >= c.now_us - 365 * DAY)
+        new_won = (self.won_at > 0) & (self.won_at >= c.now_us - 365 * DAY)
         per_rep_month = max(len(reps) * 12, 1)
         # quotas a little above what the average rep achieved in the last year: good reps beat them
         bases = (("won_amount", d["amount"][recent_won].sum() / per_rep_month * 1.1, 1000),
                  ("won_deals", recent_won.sum() / per_rep_month * 1.1, 1),
+                 ("new_customers", new_won.sum() / per_rep_month * 1.1, 1),
                  ("activities", 5 * self.n / (len(reps) * 24), 10))
+        year_start = datetime(c.now.year, 1, 1) - timedelta(days=5, hours=-2)
         rows = []
         for i, (y, m) in enumerate(months):
             start = date(y, m, 1)
             end = date(y, m, calendar.monthrange(y, m)[1])
-            created = min(datetime(y, m, 1) - timedelta(days=3, hours=-2), c.now)
+            created = year_start if y == c.now.year else datetime(y, m, 1) - timedelta(days=3, hours=-2)
+            created = min(created, c.now)
             growth = 0.94 + 0.01 * i
             for metric, base, step in bases:
                 value = float(max(round(base * growth / step) * step, step))
@@ -1620,7 +2099,9 @@ class _Demo:
             "period_end": pl.Series(cols[3], dtype=pl.Date),
             "metric": pl.Series(cols[4], dtype=pl.String),
             "value": pl.Series(cols[5], dtype=pl.Float64),
+            "set_by": _int(np.full(k, self.admin_id)),
             "created_at": pl.Series(cols[6], dtype=pl.Datetime("us")),
+            "updated_at": pl.Series(cols[6], dtype=pl.Datetime("us")),
         }))
 
     # ------------------------------------------------------------------ pool moves and phone keys
@@ -1672,3 +2153,8 @@ class _Demo:
         started = time.perf_counter()
         self.counts["dedup_keys"] = dedup.rebuild(self.con)
         last_timings["insert_dedup_keys"] = time.perf_counter() - started
+        from core import search
+
+        started = time.perf_counter()
+        self.counts["search_keys"] = search.rebuild(self.con)
+        last_timings["insert_search_keys"] = time.perf_counter() - started

@@ -55,6 +55,7 @@ class Field:
     option_labels: tuple[tuple[str, str, str], ...] | None = None  # (code, en, zh) of a custom select
     view_roles: tuple[str, ...] | None = None     # None: every role that may see the object
     edit_roles: tuple[str, ...] | None = None     # None: every role that may edit the object
+    decimals: int = 2                # kind number: decimals kept (round(value, decimals)); match the column
 
     def visible_to(self, role: str) -> bool:
         return self.view_roles is None or role in self.view_roles
@@ -181,7 +182,7 @@ def clean_number(f: Field, value: Any) -> float:
     if not math.isfinite(out):
         raise ValidationError("field.not_finite", field=f.label)
     _check_range(f, out)
-    return round(out, 2)
+    return round(out, f.decimals)
 
 
 def clean_datetime(con, f: Field, value: Any) -> dt.datetime:

@@ -261,23 +261,16 @@ def _deal_values(con, deal: Any) -> dict:
 
 
 def _create_deal(con, actor: Actor, deal: dict, customer_id: int, lead: dict, owner: int) -> int:
-    """The deal of a conversion, at the first open stage of the pipeline with its probability; its
-    stage history starts with that stage (the pipeline issue builds the deal services around it)."""
-    stage = db.one(con, "SELECT code, probability FROM pipeline_stages WHERE active AND NOT is_won AND NOT is_lost "
-                        "ORDER BY position LIMIT 1")
-    deal_id = db.next_id(con, "deals")
-    team = db.scalar(con, "SELECT team_id FROM customers WHERE id = ?", [customer_id])
-    records.insert(con, "deals", {
-        "id": deal_id, "name": deal.get("name") or (lead["company"] or lead["name"]), "customer_id": customer_id,
-        "lead_id": lead["id"], "amount": deal.get("amount"), "stage": stage["code"],
-        "probability": stage["probability"], "source": lead["source"], "expected_close": deal.get("expected_close"),
-        "engaged_on": actor.now.date(), "owner_id": owner, "team_id": team, "created_by": actor.id,
-        "created_at": actor.now, "updated_at": actor.now})
-    con.execute("INSERT INTO deal_stage_history VALUES (nextval('seq_deal_stage_history'), ?, NULL, ?, ?, ?)",
-                [deal_id, stage["code"], actor.now, actor.id])
-    audit.record(con, actor, "create", "deal", deal_id,
-                 {k: (None, v) for k, v in deal.items() if v is not None} | {"customer_id": (None, customer_id)})
-    return deal_id
+    """The deal of a conversion (core.deals.create_deal, inside the conversion's unit): at the first open
+    stage of the default pipeline with its probability, the lead's source, its first stage-history row."""
+    from core import deals
+
+    values = {"name": deal.get("name") or (lead["company"] or lead["name"]), "customer_id": customer_id,
+              "amount": deal.get("amount"), "expected_close": deal.get("expected_close")}
+    if lead.get("source") and lead["source"] in options.codes(con, "source"):
+        values["source"] = lead["source"]
+    return deals.create_deal(con, actor, {k: v for k, v in values.items() if v is not None}, owner_id=owner,
+                             lead_id=lead["id"])
 
 
 fields.register("lead", FIELDS)

@@ -90,11 +90,13 @@ def count(con: duckdb.DuckDBPyConnection, actor: Actor, spec: ListSpec, where: l
     return db.scalar(con, f"SELECT count(*) FROM ({pairs})", params)  # sql-ok: bound values
 
 
-def text_search(q: Any, names: tuple[str, ...] = ("x.name",)) -> tuple[list[str], list]:
+def text_search(q: Any, names: tuple[str, ...] = ("x.name",), email: bool = True,
+                phone: bool = True) -> tuple[list[str], list]:
     """The search box as one clause over the name columns (fixed expressions), the e-mail and the
     normalised phone: text without letter case (Chinese, digits) is matched with LIKE, which DuckDB
     runs as a fast substring search; e-mails (stored in lower case, ASCII) only for ASCII text; the
-    phone when the text holds at least 4 digits (full-width ones too)."""
+    phone when the text holds at least 4 digits (full-width ones too). `email`/`phone` False: not those
+    columns (a role that may not see them never finds by them)."""
     from core import fields
 
     if q in (None, ""):
@@ -104,11 +106,11 @@ def text_search(q: Any, names: tuple[str, ...] = ("x.name",)) -> tuple[list[str]
         return [], []
     like = "ILIKE" if q.lower() != q.upper() else "LIKE"
     parts, args = [f"{col} {like} ?" for col in names], [f"%{q}%"] * len(names)
-    if q.isascii():
+    if email and q.isascii():
         parts.append("x.email LIKE ?")
         args.append(f"%{q.lower()}%")
     digits = "".join(ch for ch in unicodedata.normalize("NFKC", q) if ch.isdigit())
-    if len(digits) >= 4:
+    if phone and len(digits) >= 4:
         parts.append("x.phone_norm LIKE ?")
         args.append(f"%{digits}%")
-    return [f"({' OR '.join(parts)})"], args
+    return [f"({' OR '.join(parts) or 'FALSE'})"], args

@@ -36,6 +36,8 @@ MOVES: tuple[tuple[str, str, str], ...] = (
     ("deals", "customer_id", "deals"),
     ("orders", "customer_id", "orders"),
     ("payments", "customer_id", "payments"),
+    ("payment_plans", "customer_id", "payment_plans"),
+    ("handoffs", "customer_id", "handoffs"),
     ("tickets", "customer_id", "tickets"),
     ("contacts", "customer_id", "contacts"),
     ("feedback", "customer_id", "feedback"),

@@ -1,4 +1,5 @@
-"""Option lists the admin edits: lead and customer sources, disqualify reasons, customer levels (客户级别).
+"""Option lists the admin edits: lead and customer sources, disqualify reasons, customer levels (客户级别),
+lost reasons of deals (输单原因).
 
 Each option has a code (what records store), names in both languages, a position and an active flag.
 A code in use is never removed, only deactivated: old records keep a value the lists still name.
@@ -14,7 +15,7 @@ from core.context import Actor
 from core.errors import NotFound, ValidationError
 from core.fields import Field, clean_text
 
-LISTS = ("source", "disqualify_reason", "level")
+LISTS = ("source", "disqualify_reason", "level", "lost_reason")
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,39}$", re.I)
 _NAME_EN = Field("name_en", "text", "options.name_en", max_len=60)
 _NAME_ZH = Field("name_zh", "text", "options.name_zh", max_len=60)

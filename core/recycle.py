@@ -8,7 +8,7 @@ from typing import Iterable
 import duckdb
 import polars as pl
 
-from core import access, audit, db, settings
+from core import access, audit, db, search, settings
 from core.context import Actor
 from core.errors import DuplicateError, NotFound, ValidationError
 
@@ -220,11 +220,15 @@ def purge(con: duckdb.DuckDBPyConnection, actor: Actor, now: dt.datetime | None 
                 [cutoff] + found[1]).fetchall()]
             if ids:
                 # claim the rows first: a restore running beside the purge then conflicts (and is retried)
-                # instead of its record vanishing; a bare DELETE would not see it
-                con.execute(f"UPDATE {table} SET deleted_at = deleted_at WHERE id IN (SELECT unnest(?))", [ids])  # sql-ok
+                # instead of its record vanishing; a bare DELETE would not see it. The claim must change a
+                # value: DuckDB skips an UPDATE that writes the value already stored (no claim at all).
+                con.execute(f"UPDATE {table} SET deleted_at = deleted_at + INTERVAL 1 MICROSECOND "  # sql-ok
+                            "WHERE id IN (SELECT unnest(?))", [ids])
                 con.execute(f"DELETE FROM {table} WHERE id IN (SELECT unnest(?)) AND deleted_at IS NOT NULL", [ids])  # sql-ok
                 if name in _PHONE_ENTITIES:
                     con.execute("DELETE FROM phone_keys WHERE entity = ? AND entity_id IN (SELECT unnest(?))", [name, ids])
+                if name in search.ENTITIES:
+                    search.forget(con, name, ids)
             audit.record_many(con, actor, "purge", name, ids)
             counts[name] = len(ids)
         return counts

@@ -14,6 +14,9 @@ DEFAULTS: dict[str, Any] = {
     "company.name": "Demo Trading Co.",
     "company.default_language": "en",
     "company.timezone": "Asia/Shanghai",  # IANA name; the store keeps naive UTC (core.clock)
+    "company.currency": "CNY",            # ISO 4217 code: new deals and orders default to it
+    "handoff.ask_within_days": 90,        # a customer won within this many days without a hand-off is asked for one
+    "pipeline.stale_days": 14,            # an open deal with no follow-up for this many days is stale
     "recycle.retention_days": 30,
     "auth.lockout_attempts": 5,
     "auth.lockout_window_minutes": 15,
@@ -32,6 +35,10 @@ DEFAULTS: dict[str, Any] = {
     "dedup.email": "block",
     "dedup.name": "warn",
     "dedup.name_threshold": 85,         # a likely name match scores at least this (0-100)
+    # forecast categories (core.forecast): an open deal whose probability is at least this is "best case" /
+    # "commit" (percent), unless its owner chose the category
+    "forecast.best_case_from": 50,
+    "forecast.commit_from": 75,
 }
 
 # settings that take one of a few values
@@ -54,6 +61,10 @@ _BOUNDS = {
     "pool.refresh_weekday": (1, 7),
     "lists.page_size": (10, 500),
     "dedup.name_threshold": (50, 100),
+    "pipeline.stale_days": (1, 365),
+    "handoff.ask_within_days": (1, 3650),
+    "forecast.best_case_from": (1, 100),
+    "forecast.commit_from": (1, 100),
 }
 
 
@@ -108,6 +119,10 @@ def coerce(key: str, value: Any) -> Any:
                               choices=" / ".join(CHOICES[key]))
     if key == "company.default_language" and value not in ("en", "zh"):
         raise ValidationError("settings.bad_value", field=f"setting.{key}", value=value)
+    if key == "company.currency":
+        value = value.upper()
+        if not (len(value) == 3 and value.isascii() and value.isalpha()):
+            raise ValidationError("settings.bad_value", field=f"setting.{key}", value=value)
     if key == "company.timezone":
         import zoneinfo
 

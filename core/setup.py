@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from core import access, audit, db, dedup
+from core import access, audit, db, dedup, search
 from core.auth import check_password_policy, hash_password
 from core.context import Actor, utcnow
 
@@ -16,6 +16,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
     db.migrate(con)
     access.seed_defaults(con)
     dedup.backfill(con)  # name keys of rows older than migration 004 (pinyin is computed in Python)
+    search.backfill(con)  # search keys of rows older than migration 007
 
 
 def is_empty(con: duckdb.DuckDBPyConnection) -> bool:

@@ -2,8 +2,8 @@
 
 Kinds (filterable): follow-ups; deals (created, stage changes from deal_stage_history, won, lost);
 orders; tickets (opened, resolved); campaign touches (sent, opened, clicked, responded, converted);
-feedback; changes (the customer's creation and its field changes from the audit log: who changed what
-from what to what).
+feedback; the won hand-off's steps (filled in, submitted, approved, returned: core.handoff); changes
+(the customer's creation and its field changes from the audit log: who changed what from what to what).
 
 Who sees what: the customer's scope is checked once (NotFound out of scope). The items of a customer
 belong to its history, so within a customer the actor may open, each kind is shown when the actor may
@@ -25,9 +25,9 @@ from core import access, activities, db, fields, records
 from core.context import Actor
 from core.errors import NotFound, PermissionDenied, ValidationError
 
-KINDS = ("followup", "deal", "order", "ticket", "campaign", "feedback", "change")
+KINDS = ("followup", "deal", "order", "ticket", "campaign", "feedback", "handoff", "change")
 KIND_MODULE = {"followup": "activities", "deal": "deals", "order": "orders", "ticket": "tickets",
-               "campaign": "campaigns", "feedback": "feedback", "change": "customers"}
+               "campaign": "campaigns", "feedback": "feedback", "handoff": "customers", "change": "customers"}
 # events per kind (catalogue keys timeline.event_<event>)
 EVENTS = {
     "followup": activities.KINDS,
@@ -36,6 +36,7 @@ EVENTS = {
     "ticket": ("ticket_opened", "ticket_resolved"),
     "campaign": ("campaign_sent", "campaign_opened", "campaign_clicked", "campaign_responded", "campaign_converted"),
     "feedback": ("feedback",),
+    "handoff": ("handoff_pending", "handoff_submitted", "handoff_approved", "handoff_returned"),
     "change": ("customer_created", "field_changed", "handover", "converted", "merged", "unmerged"),
 }
 MAX_LIMIT = 1000
@@ -102,6 +103,18 @@ _BRANCHES = {
     "feedback": [
         ("SELECT 'feedback', 'feedback', f.created_at, f.owner_id, NULL, f.comment, 'kind', NULL, f.kind, f.score, "
          "NULL, 'feedback', f.id FROM feedback f WHERE f.customer_id = ? AND f.deleted_at IS NULL", 1),
+    ],
+    # the won hand-off (流转单), one entry per step from its audit rows (core.handoff): filled in (what was
+    # bought, the promises), submitted by the manager, approved (the level) or returned, with the comment
+    "handoff": [
+        ("SELECT 'handoff', 'handoff_' || g.status, g.logged_at, g.user_id, g.bought, g.detail, 'level', NULL, "
+         "g.level, NULL, NULL, 'handoff', g.entity_id FROM (SELECT l.entity_id, l.logged_at, any_value(l.user_id) "
+         "AS user_id, max(l.new_value) FILTER (WHERE l.field = 'status') AS status, "
+         "max(l.new_value) FILTER (WHERE l.field = 'bought') AS bought, "
+         "max(l.new_value) FILTER (WHERE l.field IN ('promises', 'manager_comment', 'admin_comment')) AS detail, "
+         "max(l.new_value) FILTER (WHERE l.field = 'level') AS level FROM audit_log l "
+         "WHERE l.entity = 'handoff' AND l.entity_id IN (SELECT id FROM handoffs WHERE customer_id = ?) "
+         "GROUP BY l.entity_id, l.logged_at) g WHERE g.status IS NOT NULL", 1),
     ],
     "change": [
         # the customer's own row was read by the scope check: its values come in as parameters

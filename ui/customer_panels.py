@@ -19,6 +19,8 @@ from core import timeline as core_timeline
 from core.errors import Conflict, NotFound
 from core.i18n import catalogue, translate
 from ui import errors, fieldform, forms, tables
+from ui import handoff as handoff_ui
+from ui import order_panel
 from ui.i18n import lang, names, t
 from ui.text import md
 
@@ -35,7 +37,8 @@ ENTITY_PAGES = {
 }
 KIND_ICONS = {"followup": ":material/call:", "deal": ":material/handshake:", "order": ":material/receipt_long:",
               "ticket": ":material/support_agent:", "campaign": ":material/campaign:",
-              "feedback": ":material/reviews:", "change": ":material/edit_note:"}
+              "feedback": ":material/reviews:", "handoff": ":material/assignment_turned_in:",
+              "change": ":material/edit_note:"}
 FOLLOWUP_ICONS = {"call": ":material/call:", "visit": ":material/directions_walk:", "email": ":material/mail:",
                   "message": ":material/chat:", "meeting": ":material/groups:", "note": ":material/sticky_note_2:"}
 PAGE_STEP, FIRST_PAGE = 50, 50
@@ -202,6 +205,14 @@ def _lines(row: dict, names_of: dict) -> list[str]:
         if row["amount"] is not None:
             facts.append(_plain("timeline.score", score=f"{row['amount']:g}"))
         out += [" · ".join(x for x in facts if x), row["detail"] or ""]
+    elif kind == "handoff":  # the won hand-off's steps (core.handoff): what was bought, the level, the comment
+        if row["title"]:
+            out.append(_plain("handoff.line_bought", text=row["title"]))
+        if row["new_value"]:
+            out.append(_plain("handoff.line_level", level=names_of["level"].get(row["new_value"], row["new_value"])))
+        if row["detail"]:
+            out.append(_plain("handoff.line_promises" if event == "handoff_pending" else "handoff.line_comment",
+                              text=row["detail"]))
     elif kind == "change":
         if event in ("field_changed", "handover"):
             out.append(_plain("timeline.change", field=_field_name(row["field"], names_of["fields"]),
@@ -357,6 +368,9 @@ def contacts(con, actor, customer_id) -> None:
         picked = int(linked)
         row = df.filter(df["id"] == picked).row(0, named=True)
         st.markdown(f"**{md(row['name'])}**" + (f" · {md(row['title'])}" if row.get("title") else ""))
+    if picked is not None and "contact" in _page_links(con, actor):  # the contact's own page
+        st.page_link(ENTITY_PAGES["contact"], label=t("contacts.open_page"), query_params={"id": str(picked)},
+                     icon=":material/open_in_new:")
     if not may_edit:
         st.caption(t("contacts.read_only"))
         return
@@ -378,6 +392,16 @@ def record_panels(con, actor, customer_id, on_saved: Callable[[int], None] | Non
         return
     if not customers.allowed(con, actor, cid, "view"):
         return
+    with errors.handled():  # the won hand-off (流转单): asked for while needed, else where it stands
+        handoff_ui.on_customer_page(con, actor, cid)
+    with errors.handled():  # transactions (交易记录): invoiced, received, outstanding, revenue, the orders
+        order_panel.customer_money(con, actor, cid)
+    with errors.handled():  # a new deal (销售机会) on this customer, for those who may create deals
+        from core import deals as core_deals
+
+        if core_deals.can_create(con, actor, cid) and "deal" in _page_links(con, actor):
+            st.page_link(ENTITY_PAGES["deal"], label=t("deal.new_for_customer"), icon=":material/add_business:",
+                         query_params={"new": "1", "customer": str(cid)})
     left, right = st.columns([2, 3], gap="large")
     with left:
         with errors.handled():

@@ -9,9 +9,9 @@ from core.dedup import Match
 from ui.i18n import t
 from ui.text import md
 
-# the page that opens each kind of record (by ?id=…): a contact opens on its customer's page
+# the page that opens each kind of record (by ?id=…)
 ENTITY_PAGES = {"customer": ("views/customers.py", "id"), "lead": ("views/leads.py", "id"),
-                "contact": ("views/customers.py", "customer_id")}
+                "contact": ("views/contacts.py", "id")}
 ACTION_BADGES = {"block": ":red-badge[{}]", "warn": ":orange-badge[{}]", "allow": ":gray-badge[{}]"}
 
 

@@ -6,7 +6,7 @@ from typing import Callable
 
 import streamlit as st
 
-from core import access, dedup, handover, merge
+from core import access, dedup, handoff, handover, merge
 from core.context import Actor
 from ui.i18n import t
 
@@ -24,16 +24,25 @@ class PageSpec:
 PAGES = (
     PageSpec("views/home.py", "page.home", ":material/today:", "nav.work", None),
     PageSpec("views/customers.py", "page.customers", ":material/groups:", "nav.work", ("customers", "view")),
+    PageSpec("views/contacts.py", "page.contacts", ":material/contact_phone:", "nav.work", ("customers", "view")),
     PageSpec("views/leads.py", "page.leads", ":material/person_search:", "nav.work", ("leads", "view")),
-    PageSpec("views/duplicates.py", "page.duplicates", ":material/content_copy:", "nav.work", None, dedup.can_check),
+    PageSpec("views/deals.py", "page.pipeline", ":material/view_kanban:", "nav.work", ("deals", "view")),
+    PageSpec("views/orders.py", "page.orders", ":material/receipt_long:", "nav.work", ("orders", "view")),
     PageSpec("views/account.py", "page.account", ":material/person:", "nav.work", None),
-    PageSpec("views/merge.py", "page.merge", ":material/merge:", "nav.work", ("customers", "delete"), merge.can_merge),
-    PageSpec("views/handover.py", "page.handover", ":material/move_up:", "nav.work", ("customers", "assign"),
+    PageSpec("views/forecast.py", "page.forecast", ":material/trending_up:", "nav.manage", ("deals", "view")),
+    PageSpec("views/targets.py", "page.targets", ":material/flag:", "nav.manage", ("deals", "view")),
+    PageSpec("views/duplicates.py", "page.duplicates", ":material/content_copy:", "nav.manage", None, dedup.can_check),
+    PageSpec("views/merge.py", "page.merge", ":material/merge:", "nav.manage", ("customers", "delete"), merge.can_merge),
+    PageSpec("views/handover.py", "page.handover", ":material/move_up:", "nav.manage", ("customers", "assign"),
              handover.can_handover),
+    PageSpec("views/upgrades.py", "page.upgrades", ":material/upgrade:", "nav.manage", ("customers", "assign"),
+             handoff.can_review),
     PageSpec("views/admin_users.py", "page.users", ":material/manage_accounts:", "nav.admin", ("org", "edit")),
     PageSpec("views/admin_teams.py", "page.teams", ":material/account_tree:", "nav.admin", ("org", "edit")),
     PageSpec("views/admin_permissions.py", "page.permissions", ":material/lock:", "nav.admin", ("settings", "edit")),
     PageSpec("views/admin_fields.py", "page.fields", ":material/tune:", "nav.admin", ("settings", "edit")),
+    PageSpec("views/admin_pipelines.py", "page.pipelines", ":material/linear_scale:", "nav.admin",
+             ("settings", "edit")),
     PageSpec("views/admin_settings.py", "page.settings", ":material/settings:", "nav.admin", ("settings", "edit")),
     PageSpec("views/admin_recycle.py", "page.recycle", ":material/delete:", "nav.admin", ("recycle", "view")),
     PageSpec("views/admin_audit.py", "page.audit", ":material/history:", "nav.admin", ("audit", "view")),
@@ -51,4 +60,4 @@ def navigation(con, actor: Actor):
         sections.setdefault(t(spec.section), []).append(
             st.Page(spec.path, title=t(spec.title_key), icon=spec.icon, default=spec.path == "views/home.py")
         )
-    return st.navigation(sections)
+    return st.navigation(sections, expanded=True)  # every page in view, no "View more" fold

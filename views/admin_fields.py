@@ -1,7 +1,8 @@
 """Admin: fields and option lists. Per object (lead, customer, contact, deal, ticket): every field with
 its kind, tier (required 必填 / common 常用 / extra 显示) and which roles may see and edit it; add
 custom fields (text, number, date, single/multi select, yes/no, phone, e-mail) with names in both
-languages. Option lists: sources, disqualify reasons, customer levels (客户级别)."""
+languages. Option lists (options.LISTS): sources, disqualify reasons, customer levels (客户级别), lost reasons
+of deals (输单原因)."""
 import polars as pl
 import streamlit as st
 
@@ -19,7 +20,7 @@ ROLES = access.ROLES
 fields_tab, lists_tab = st.tabs([t("fields.tab_fields"), t("fields.tab_lists")])
 
 with fields_tab:
-    obj = st.segmented_control(t("fields.object"), ("customer", "lead", "contact"), key="fld_obj",
+    obj = st.segmented_control(t("fields.object"), ("customer", "lead", "contact", "deal"), key="fld_obj",
                                format_func=lambda o: t(f"entity.{o}")) or "customer"
     with errors.handled():
         defs = fields.definitions(c, obj)

@@ -46,6 +46,11 @@ def test_the_same_seed_builds_the_same_company_and_another_seed_a_different_one(
     assert counts_again == counts
     assert q(again, first) == q(con, first)
     assert q(again, "SELECT sum(amount) FROM orders") == q(con, "SELECT sum(amount) FROM orders")
+    for table in ("deal_lines", "order_lines", "payment_plans", "payments"):
+        same = f"SELECT count(*), sum(amount) FROM {table}"  # noqa: S608
+        assert q(again, same) == q(con, same)
+    same = "SELECT customer_id, status, ticket_id, created_at FROM handoffs ORDER BY id"
+    assert q(again, same) == q(con, same)
     assert q(other, first) != q(con, first)
 
 
@@ -55,9 +60,9 @@ def test_counts_scale_with_the_number_of_customers(company, bigger):
     assert small["customers"] == 500 and large["customers"] == 2000
     for counts, n in ((small, 500), (large, 2000)):
         assert counts["activities"] == 5 * n
-        assert counts["deals"] == n // 2
+        assert n // 2 < counts["deals"] <= 0.6 * n           # new business plus the renewals
         assert counts["orders"] == 2 * n
-        assert counts["tickets"] == 3 * n // 10
+        assert counts["tickets"] == 3 * n // 10 + counts["handoffs"]     # each hand-off opened one
         assert counts["leads"] == n // 5
         assert 2 * counts["deals"] <= counts["deal_stage_history"] <= 4.5 * counts["deals"]
         assert 10 <= counts["campaigns"] <= 30
@@ -101,12 +106,13 @@ def test_a_converted_lead_keeps_the_number_that_moved_to_its_customer(company):
 def test_ids_follow_time_as_in_a_live_system(bigger):
     con, _ = bigger
     for table, column in (("customers", "created_at"), ("deals", "created_at"), ("leads", "created_at"),
-                          ("activities", "occurred_at"), ("orders", "ordered_at"), ("tickets", "opened_at")):
+                          ("activities", "occurred_at"), ("orders", "ordered_at"), ("tickets", "opened_at"),
+                          ("payments", "paid_at"), ("handoffs", "created_at"), ("audit_log", "logged_at")):
         (backwards,), = q(con, f"SELECT count(*) FROM (SELECT {column} < lag({column}) OVER (ORDER BY id) AS back "  # noqa: S608
                                f"FROM {table}) WHERE back")
         assert backwards == 0, table
     assert q(con, "SELECT ticket_no FROM tickets WHERE id = 1") == [("TK0000001",)]
-    assert q(con, "SELECT count(*) FROM orders WHERE (status = 'cancelled') <> starts_with(order_no, 'C')") == [(0,)]
+    assert q(con, "SELECT count(*) FROM orders WHERE order_no <> 'SO' || lpad(id::VARCHAR, 8, '0')") == [(0,)]
 
 
 def test_a_conversion_links_the_lead_its_customer_and_the_first_deal(bigger):
@@ -194,7 +200,8 @@ def test_stage_history_follows_each_deal_from_engagement_to_its_close(bigger):
                    lag(to_stage) OVER (PARTITION BY deal_id ORDER BY changed_at, id) AS before
             FROM deal_stage_history h)
         SELECT count(*) FROM h JOIN deals d ON d.id = h.deal_id
-        WHERE (step = 1 AND (to_stage <> 'prospecting' OR from_stage IS NOT NULL))
+        WHERE (step = 1 AND (to_stage <> CASE d.pipeline_id WHEN 1 THEN 'prospecting' ELSE 'renew_review' END
+                             OR from_stage IS NOT NULL))
            OR (step > 1 AND from_stage IS DISTINCT FROM before)
            OR (step = steps AND to_stage <> d.stage)
            OR changed_at::DATE < d.engaged_on
@@ -221,15 +228,15 @@ def test_win_rate_and_cycle_times_look_like_a_real_sales_team(bigger):
         SELECT count(*) FILTER (WHERE stage = 'won') / count(*) FILTER (WHERE stage IN ('won', 'lost'))
         FROM deals GROUP BY owner_id HAVING count(*) > 30""")]
     assert max(rates) - min(rates) > 0.08        # reps differ
-    assert q(con, "SELECT count(*) FROM deals WHERE (stage = 'won') <> (won_reason IS NOT NULL) "
-                  "OR (stage = 'lost') <> (lost_reason IS NOT NULL)") == [(0,)]
+    assert q(con, "SELECT count(*) FROM deals WHERE (stage IN ('won', 'renew_won')) <> (won_reason IS NOT NULL) "
+                  "OR (stage IN ('lost', 'renew_lost')) <> (lost_reason IS NOT NULL)") == [(0,)]
 
 
 def test_a_customer_with_a_won_deal_is_won_since_its_first_win(bigger):
     con, _ = bigger
     assert q(con, """
         SELECT count(*) FROM customers c
-        JOIN (SELECT customer_id, min(closed_on) AS first_win FROM deals WHERE stage = 'won' GROUP BY 1) w
+        JOIN (SELECT customer_id, min(closed_on) AS first_win FROM deals WHERE stage IN ('won', 'renew_won') GROUP BY 1) w
           ON w.customer_id = c.id
         WHERE c.stage NOT IN ('won', 'upgrade') OR c.won_at::DATE <> w.first_win""") == [(0,)]
     assert q(con, "SELECT count(*) FROM customers WHERE (stage IN ('won', 'upgrade')) <> (won_at IS NOT NULL)") == [(0,)]
@@ -273,11 +280,12 @@ def test_tickets_answer_after_opening_mostly_within_sla_with_satisfaction_on_res
 def test_orders_have_a_long_tail_and_some_cancellations(bigger):
     con, _ = bigger
     (cancelled, negative, median, top), = q(con, """
-        SELECT count(*) FILTER (WHERE status = 'cancelled'), count(*) FILTER (WHERE amount < 0),
+        SELECT count(*) FILTER (WHERE status = 'cancelled'), count(*) FILTER (WHERE amount <= 0),
                median(amount), max(amount) FROM orders""")
-    assert 0 < cancelled == negative
+    assert cancelled > 0 and negative == 0
     assert top > 20 * median
-    assert q(con, "SELECT count(*) FROM orders o JOIN deals d ON d.id = o.deal_id WHERE d.stage <> 'won'") == [(0,)]
+    assert q(con, "SELECT count(*) FROM orders o JOIN deals d ON d.id = o.deal_id "
+                  "WHERE d.stage NOT IN ('won', 'renew_won') OR o.amount <> d.amount") == [(0,)]
 
 
 def test_campaign_members_move_through_the_funnel_in_order(bigger):
@@ -311,3 +319,209 @@ def test_the_demo_needs_an_empty_database_and_leaves_the_sequences_past_its_ids(
         demo.build(con, "XS", now=NOW, password_hash=FAST_HASH)
     assert db.next_id(con, "customers") == counts["customers"] + 1
     assert db.next_id(con, "activities") == counts["activities"] + 1
+    for table in ("deal_lines", "payment_plans", "payments", "handoffs", "audit_log"):   # a new row gets a free id
+        assert db.next_id(con, table) == counts[table] + 1, table
+
+
+# ---------------------------------------------------------------------------- issue 7: pipeline and transactions
+def test_products_carry_chinese_names_and_a_retired_one_is_inactive_and_never_sold_again(company):
+    con, _ = company
+    rows = q(con, "SELECT name, name_zh, active FROM products ORDER BY id")
+    assert len(rows) >= 10
+    assert all(zh and re.search(r"[\u4e00-\u9fff]", zh) for _, zh, _ in rows)
+    retired = [name for name, _, active in rows if not active]
+    assert len(retired) == 1
+    assert q(con, "SELECT count(*) FROM deal_lines l JOIN products p ON p.id = l.product_id WHERE NOT p.active") == [(0,)]
+
+
+def test_every_deal_has_one_to_three_catalogue_lines_that_add_up_to_its_amount(bigger):
+    con, _ = bigger
+    (deals, bad_sum, bad_count), = q(con, """
+        SELECT count(*), count(*) FILTER (WHERE l.total IS DISTINCT FROM d.amount),
+               count(*) FILTER (WHERE l.n NOT BETWEEN 1 AND 3 OR l.n IS NULL)
+        FROM deals d LEFT JOIN (SELECT deal_id, sum(amount) AS total, count(*) AS n FROM deal_lines GROUP BY 1) l
+          ON l.deal_id = d.id""")
+    assert deals > 0 and bad_sum == 0 and bad_count == 0
+    # each line is quantity x unit price less its discount, from a product of the catalogue
+    assert q(con, """
+        SELECT count(*) FROM deal_lines l LEFT JOIN products p ON p.id = l.product_id
+        WHERE p.id IS NULL OR l.amount <> round(l.quantity * l.unit_price * (1 - l.discount / 100), 2)
+           OR l.quantity <= 0 OR l.unit_price <= 0 OR l.discount NOT BETWEEN 0 AND 100""") == [(0,)]
+    (multi, discounted, positions_ok), = q(con, """
+        SELECT (SELECT count(*) FROM (SELECT deal_id FROM deal_lines GROUP BY 1 HAVING count(*) > 1)),
+               count(*) FILTER (WHERE discount > 0),
+               bool_and(position = rn) FROM (SELECT *, row_number() OVER (PARTITION BY deal_id ORDER BY position) rn
+                                             FROM deal_lines)""")
+    assert multi > 0 and discounted > 0 and positions_ok
+
+
+def test_every_lost_deal_has_a_reason_code_from_the_admin_list_and_losses_to_a_competitor_name_one(bigger):
+    con, _ = bigger
+    codes = {c for (c,) in q(con, "SELECT code FROM option_lists WHERE list = 'lost_reason'")}
+    assert codes == {"price", "competitor", "no_decision", "no_budget", "timing", "features", "other"}
+    reasons = dict(q(con, "SELECT lost_reason, count(*) FROM deals WHERE stage IN ('lost', 'renew_lost') GROUP BY 1"))
+    assert None not in reasons and set(reasons) <= codes and len(reasons) >= 5
+    (to_competitor, named), = q(con, "SELECT count(*), count(competitor) FROM deals "
+                                     "WHERE stage IN ('lost', 'renew_lost') AND lost_reason = 'competitor'")
+    assert named >= 0.8 * to_competitor > 0
+    assert q(con, "SELECT count(*) FROM deals WHERE lost_reason IS NOT NULL AND stage NOT IN ('lost', 'renew_lost')") == [(0,)]
+
+
+def test_days_in_stage_and_the_stale_mark_read_the_history_and_the_deal_follow_ups(bigger):
+    con, _ = bigger
+    assert q(con, """
+        SELECT count(*) FROM deals d
+        LEFT JOIN (SELECT deal_id, arg_max(to_stage, changed_at) AS stage, max(changed_at) AS t
+                   FROM deal_stage_history GROUP BY 1) h ON h.deal_id = d.id
+        WHERE d.stage_changed_at IS DISTINCT FROM h.t OR d.stage IS DISTINCT FROM h.stage""") == [(0,)]
+    assert q(con, """
+        SELECT count(*) FROM deals d
+        LEFT JOIN (SELECT deal_id, max(occurred_at) AS t FROM activities WHERE deal_id IS NOT NULL GROUP BY 1) a
+          ON a.deal_id = d.id
+        WHERE d.last_activity_at IS DISTINCT FROM a.t""") == [(0,)]
+    # the board has something to warn about, but most open deals are being worked
+    (open_deals, stale, overdue), = q(con, """
+        SELECT count(*), count(*) FILTER (WHERE last_activity_at < ?::TIMESTAMP - INTERVAL 14 DAY),
+               count(*) FILTER (WHERE expected_close < ?::DATE)
+        FROM deals WHERE closed_on IS NULL""", [NOW, NOW])
+    assert 0 < stale < 0.5 * open_deals and 0 < overdue < 0.5 * open_deals
+
+
+def test_renewals_run_in_the_second_pipeline_a_year_after_the_first_win(bigger):
+    con, _ = bigger
+    assert q(con, "SELECT id, name_en FROM pipelines WHERE id = 2") == [(2, "Renewals")]
+    (renewals, won, still_open), = q(con, """
+        SELECT count(*), count(*) FILTER (WHERE stage = 'renew_won'), count(*) FILTER (WHERE closed_on IS NULL)
+        FROM deals WHERE pipeline_id = 2""")
+    assert renewals > 20 and won > 0 and still_open > 0
+    # every deal's stage and every history row belong to the deal's own pipeline
+    assert q(con, "SELECT count(*) FROM deals d LEFT JOIN pipeline_stages s ON s.code = d.stage "
+                  "WHERE s.pipeline_id IS DISTINCT FROM d.pipeline_id") == [(0,)]
+    assert q(con, "SELECT count(*) FROM deal_stage_history h JOIN deals d ON d.id = h.deal_id "
+                  "JOIN pipeline_stages s ON s.code = h.to_stage WHERE s.pipeline_id <> d.pipeline_id") == [(0,)]
+    assert q(con, """
+        SELECT count(*) FROM deals r
+        LEFT JOIN (SELECT customer_id, min(closed_on) AS first_win FROM deals
+                   WHERE pipeline_id = 1 AND stage = 'won' GROUP BY 1) w ON w.customer_id = r.customer_id
+        WHERE r.pipeline_id = 2 AND (w.first_win IS NULL OR r.engaged_on < w.first_win + 320)""") == [(0,)]
+
+
+def test_orders_are_draft_confirmed_cancelled_or_refunded_with_lines_adding_up(bigger):
+    con, _ = bigger
+    statuses = dict(q(con, "SELECT status, count(*) FROM orders GROUP BY 1"))
+    assert set(statuses) == {"draft", "confirmed", "cancelled", "refunded"}
+    assert statuses["confirmed"] > 0.9 * sum(statuses.values())
+    assert q(con, """
+        SELECT count(*) FROM orders o
+        LEFT JOIN (SELECT order_id, sum(amount) AS total FROM order_lines GROUP BY 1) l ON l.order_id = o.id
+        WHERE l.total IS DISTINCT FROM o.amount""") == [(0,)]
+    assert q(con, "SELECT count(*) FROM order_lines "
+                  "WHERE amount <> round(quantity * unit_price * (1 - discount / 100), 2)") == [(0,)]
+    assert q(con, "SELECT count(*) FROM orders WHERE created_by IS NULL") == [(0,)]
+
+
+def test_payments_never_exceed_the_order_and_plans_add_up_to_it_with_some_receivables_overdue(bigger):
+    con, _ = bigger
+    assert q(con, """
+        SELECT count(*) FROM orders o JOIN (SELECT order_id, sum(amount) AS paid FROM payments GROUP BY 1) p
+          ON p.order_id = o.id WHERE p.paid > o.amount OR o.status IN ('draft', 'cancelled')""") == [(0,)]
+    assert q(con, "SELECT count(*) FROM payments p JOIN orders o ON o.id = p.order_id "
+                  "WHERE p.amount <= 0 OR p.paid_at < o.ordered_at OR p.paid_at > ? "
+                  "OR p.customer_id <> o.customer_id", [NOW]) == [(0,)]
+    (planned, bad_sum, bad_n), = q(con, """
+        SELECT count(*), count(*) FILTER (WHERE p.total <> o.amount OR o.status <> 'confirmed'),
+               count(*) FILTER (WHERE p.n NOT BETWEEN 1 AND 3)
+        FROM orders o JOIN (SELECT order_id, sum(amount) AS total, count(*) AS n FROM payment_plans GROUP BY 1) p
+          ON p.order_id = o.id""")
+    assert planned > 0 and bad_sum == 0 and bad_n == 0
+    (full, partly, unpaid, overdue), = q(con, """
+        WITH paid AS (SELECT order_id, sum(amount) AS paid FROM payments GROUP BY 1),
+             due AS (SELECT order_id, sum(amount) FILTER (WHERE due_on < ?::DATE) AS due FROM payment_plans GROUP BY 1)
+        SELECT count(*) FILTER (WHERE coalesce(p.paid, 0) = o.amount),
+               count(*) FILTER (WHERE p.paid > 0 AND p.paid < o.amount),
+               count(*) FILTER (WHERE p.paid IS NULL),
+               count(*) FILTER (WHERE coalesce(p.paid, 0) < d.due)
+        FROM orders o LEFT JOIN paid p ON p.order_id = o.id LEFT JOIN due d ON d.order_id = o.id
+        WHERE o.status = 'confirmed'""", [NOW])
+    assert full > 0.85 * (full + partly + unpaid) and partly > 0 and unpaid > 0 and overdue > 0
+
+
+def test_targets_cover_every_month_of_the_current_year_for_every_rep_and_team(company):
+    con, _ = company
+    missing = q(con, """
+        WITH months AS (SELECT make_date(?, m, 1) AS start FROM range(1, 13) t(m)),
+             metrics AS (SELECT unnest(['won_amount', 'won_deals', 'new_customers', 'activities']) AS metric),
+             reps AS (SELECT id FROM users WHERE role = 'sales' AND NOT is_new_hire),
+             teams AS (SELECT DISTINCT team_id AS id FROM users WHERE role = 'sales' AND NOT is_new_hire)
+        SELECT 'rep', count(*) FROM months, metrics, reps
+        WHERE NOT EXISTS (SELECT 1 FROM targets t WHERE t.user_id = reps.id AND t.period_start = months.start
+                          AND t.metric = metrics.metric AND t.period_end = last_day(months.start))
+        UNION ALL
+        SELECT 'team', count(*) FROM months, metrics, teams
+        WHERE NOT EXISTS (SELECT 1 FROM targets t WHERE t.team_id = teams.id AND t.period_start = months.start
+                          AND t.metric = metrics.metric)""", [NOW.year])
+    assert sorted(missing) == [("rep", 0), ("team", 0)]
+    assert q(con, "SELECT DISTINCT u.username FROM targets t JOIN users u ON u.id = t.set_by") == [("admin",)]
+    assert q(con, "SELECT count(*) FROM targets WHERE value <= 0 OR created_at > ? OR updated_at IS NULL", [NOW]) == [(0,)]
+
+
+def test_each_hand_off_follows_a_first_win_with_exactly_one_onboarding_ticket(bigger):
+    con, _ = bigger
+    statuses = dict(q(con, "SELECT status, count(*) FROM handoffs GROUP BY 1"))
+    assert set(statuses) == {"pending", "submitted", "approved"}
+    assert q(con, """
+        SELECT count(*) FROM handoffs h
+        WHERE (SELECT count(*) FROM tickets t WHERE t.category = 'onboarding' AND t.customer_id = h.customer_id) <> 1
+           OR NOT EXISTS (SELECT 1 FROM tickets t WHERE t.id = h.ticket_id AND t.category = 'onboarding'
+                          AND t.deal_id = h.deal_id AND t.customer_id = h.customer_id
+                          AND t.opened_at = h.created_at)""") == [(0,)]
+    assert q(con, "SELECT count(*) FROM tickets WHERE category = 'onboarding'") == [(sum(statuses.values()),)]
+    # the hand-off names the customer's first won deal, filled in after it, by the deal's owner
+    assert q(con, """
+        SELECT count(*) FROM handoffs h JOIN deals d ON d.id = h.deal_id
+        WHERE d.customer_id <> h.customer_id OR d.stage <> 'won' OR h.owner_id <> d.owner_id
+           OR h.created_at < d.closed_on OR h.created_at > ?
+           OR d.closed_on > (SELECT min(closed_on) FROM deals x WHERE x.customer_id = d.customer_id AND x.stage = 'won')
+           OR h.submitted_at < h.created_at OR h.decided_at < h.submitted_at""", [NOW]) == [(0,)]
+    assert q(con, "SELECT count(*) - count(DISTINCT customer_id) FROM handoffs") == [(0,)]
+    assert q(con, """
+        SELECT count(*) FROM handoffs WHERE (status = 'pending') <> (submitted_at IS NULL)
+           OR (status = 'approved') <> (decided_at IS NOT NULL AND level IS NOT NULL AND admin_id IS NOT NULL)
+           OR (status <> 'pending' AND manager_id IS NULL)""") == [(0,)]
+
+
+def test_customers_wait_in_pending_upgrade_exactly_while_their_hand_off_is_pending_or_submitted(bigger):
+    con, _ = bigger
+    assert q(con, """
+        SELECT count(*) FROM customers c LEFT JOIN handoffs h ON h.customer_id = c.id
+        WHERE (c.stage = 'upgrade') <> coalesce(h.status IN ('pending', 'submitted'), FALSE)
+           OR (h.status = 'approved' AND (c.stage <> 'won' OR c.level <> h.level))""") == [(0,)]
+    # the demo manager has a hand-off of their teams to submit
+    (waiting,), = q(con, """
+        SELECT count(*) FROM handoffs h JOIN customers c ON c.id = h.customer_id JOIN teams t ON t.id = c.team_id
+        WHERE h.status = 'pending' AND t.name IN ('East', 'East - Shanghai')""")
+    assert waiting >= 1
+    # each step is in the audit log the customer's timeline reads
+    assert q(con, """
+        SELECT count(*) FROM handoffs h
+        WHERE (SELECT count(DISTINCT new_value) FROM audit_log l WHERE l.entity = 'handoff' AND l.entity_id = h.id
+               AND l.field = 'status') <> CASE h.status WHEN 'pending' THEN 1 WHEN 'submitted' THEN 2 ELSE 3 END""") == [(0,)]
+
+
+def test_no_order_is_paid_or_open_any_more(company):
+    con, _ = company
+    assert q(con, "SELECT count(*) FROM orders WHERE status IN ('paid', 'open')") == [(0,)]
+
+
+def test_the_demo_customers_are_found_by_a_piece_of_their_name(company):
+    """The demo loads customers in bulk; the search keys come with it, so a text search finds them."""
+    from core import customers
+    from core.context import Actor
+
+    con, _ = company
+    name = q(con, "SELECT name FROM customers WHERE length(name) >= 6 AND deleted_at IS NULL ORDER BY id LIMIT 1")[0][0]
+    admin = Actor(id=None, username="system", name="system", role="admin", now=NOW)
+    piece = name[2:5]
+    frame, total = customers.list_customers(con, admin, {"q": piece}, page_size=500)
+    expected = q(con, "SELECT count(*) FROM customers WHERE deleted_at IS NULL AND name ILIKE ?", [f"%{piece}%"])[0][0]
+    assert name in frame["name"].to_list() and total >= expected

@@ -13,6 +13,7 @@ from tests.conftest import NOW, PASSWORD
 T0 = dt.datetime(2026, 10, 1, 8, 0)
 # table -> column pointing at the customer (what a merge must move)
 RELATED = {"activities": "customer_id", "deals": "customer_id", "orders": "customer_id", "payments": "customer_id",
+           "payment_plans": "customer_id", "handoffs": "customer_id",
            "tickets": "customer_id", "contacts": "customer_id", "feedback": "customer_id", "tasks": "customer_id",
            "leads": "converted_customer_id", "campaign_members": "customer_id"}
 _next = iter(range(10_000, 99_999))
@@ -29,6 +30,10 @@ def relate(c, cid: int, n: int = 2) -> None:
         c.execute("INSERT INTO orders (id, customer_id, ordered_at, amount, created_at) VALUES (?, ?, ?, 10, ?)",
                   [next(_next), cid, T0, T0])
         c.execute("INSERT INTO payments (id, customer_id, amount, paid_at, created_at) VALUES (?, ?, 10, ?, ?)",
+                  [next(_next), cid, T0, T0])
+        c.execute("INSERT INTO payment_plans (id, order_id, customer_id, due_on, amount, created_at) "
+                  "VALUES (?, 1, ?, ?, 10, ?)", [next(_next), cid, T0.date(), T0])
+        c.execute("INSERT INTO handoffs (id, customer_id, status, created_at, updated_at) VALUES (?, ?, 'approved', ?, ?)",
                   [next(_next), cid, T0, T0])
         c.execute("INSERT INTO tickets (id, customer_id, subject, opened_at, created_at, updated_at) "
                   "VALUES (?, ?, 't', ?, ?, ?)", [next(_next), cid, T0, T0, T0])

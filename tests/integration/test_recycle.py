@@ -79,6 +79,28 @@ def test_a_purge_beside_a_restore_never_removes_the_restored_record(company):
     assert key_of(c, "+8613800130001") == [("customer", cid)]
 
 
+def test_a_restore_after_the_purge_claimed_the_record_is_refused_not_silently_undone(company):
+    """The purge has claimed the row (its first statement ran) when a restore comes in: the restore must
+    conflict (the user is told to try again) rather than report success for a record the purge then
+    deletes. DuckDB skips an UPDATE that writes the value already stored, so the claim must change it."""
+    c, boss = company.con, company.actor("boss")
+    cid = company.customers["rep_b"]
+    recycle.delete(c, boss, "customer", [cid])
+    c.execute("UPDATE customers SET deleted_at = ? WHERE id = ?", [boss.now - dt.timedelta(days=40), cid])
+    other, outcome = c.cursor(), {}
+
+    def restore():
+        try:
+            outcome["restored"] = recycle.restore(other, boss, "customer", [cid])
+        except Exception as exc:  # noqa: BLE001 - the refusal is the expected outcome
+            outcome["refused"] = type(exc).__name__
+
+    cur = Interleaved(c, lambda sql: sql.startswith("DELETE FROM CUSTOMERS"), restore)
+    purged = db.write(cur, lambda: recycle.purge(cur, boss))["customer"]
+    alive = c.execute("SELECT count(*) FROM customers WHERE id = ? AND deleted_at IS NULL", [cid]).fetchone()[0]
+    assert (purged, alive, outcome.get("refused")) == (1, 0, "Conflict"), outcome
+
+
 # ---------------------------------------------------------------- 3. phone keys after a restore
 def test_a_restored_customer_still_holds_its_phone(company):
     c, boss = company.con, company.actor("boss")
