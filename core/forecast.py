@@ -27,6 +27,7 @@ Definitions:
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import duckdb
@@ -187,36 +188,36 @@ def months(con: duckdb.DuckDBPyConnection, actor: Actor, start_month: Any, n_mon
     return pl.concat([team.select(cols), reps.select(cols).sort(["month", "name", "owner_id"], nulls_last=True)])
 
 
-# win rates per (database file, scope, pipeline, day, data version): the same for everyone with the same
-# scope, and exact until a deal moves, changes or goes to the bin (the version below moves then)
-_RATES: dict[tuple, pl.DataFrame] = {}
+# win rates per (database file, scope, pipeline, day), kept RATES_KEEP_S seconds: the same for everyone
+# with the same scope, and a rate over a year of history barely moves in minutes, while computing it
+# costs 40-130 ms at scale L and the list and the deal page ask on every render
+RATES_KEEP_S = 300.0
+_RATES: dict[tuple, tuple[float, pl.DataFrame]] = {}
 _RATES_MAX = 256
 
 
 def _rates_key(con: duckdb.DuckDBPyConnection, branches: list, pipe: int | None, since: dt.datetime) -> tuple | None:
     path = next((r[2] for r in con.execute("PRAGMA database_list").fetchall() if r[2]), None)
-    if not path:  # an in-memory store (tests): nothing to gain, and no stable identity
+    if not path:  # an in-memory store (tests): no stable identity to keep anything under
         return None
-    version = con.execute("SELECT (SELECT max(id) FROM deal_stage_history), (SELECT max(updated_at) FROM deals), "
-                          "(SELECT count(*) FROM deals WHERE deleted_at IS NULL)").fetchone()
-    return (path, tuple((c, tuple(p)) for c, p in branches), pipe, since.date(), version)
+    return (path, tuple((c, tuple(p)) for c, p in branches), pipe, since.date())
 
 
 def win_rate_table(con: duckdb.DuckDBPyConnection, actor: Actor, pipeline_id: int | None = None) -> pl.DataFrame:
     """Per open stage (won and lost stages have no rate to show): reached (deals in scope that entered it
     in the last 12 months), closed (of those, now won or lost), won, rate (won / closed, None when none
-    closed). Kept per scope and data version (`_rates_key`): the list and the deal page ask on every
-    render, and over a year of history at scale L the rates cost 70-130 ms for a manager or the admin."""
+    closed). On a database file, kept per scope for RATES_KEEP_S seconds (see `_RATES`)."""
     since = dt.datetime.combine((actor.now - dt.timedelta(days=WIN_RATE_DAYS)).date(), dt.time())
     pipe = None if pipeline_id is None else targets._int(pipeline_id)
     key = _rates_key(con, access.branches(con, actor, "deals", "view", "d"), pipe, since)
-    if key is not None and key in _RATES:
-        return _RATES[key]
+    kept = _RATES.get(key) if key is not None else None
+    if kept is not None and time.monotonic() - kept[0] < RATES_KEEP_S:
+        return kept[1]
     df = _win_rate_table(con, actor, pipe, since)
     if key is not None:
         if len(_RATES) >= _RATES_MAX:
             _RATES.clear()
-        _RATES[key] = df
+        _RATES[key] = (time.monotonic(), df)
     return df
 
 

@@ -8,6 +8,8 @@ joined to owners and teams. Deep pages cost an OFFSET over narrow pairs, not ove
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,19 @@ from core.errors import ValidationError
 
 MAX_PAGE = 1_000_000
 MAX_PAGE_SIZE = 500
+# the largest page allowed in this context: MAX_PAGE_SIZE, or more inside `large_pages` (an export)
+_page_cap: contextvars.ContextVar[int] = contextvars.ContextVar("listing_page_cap", default=MAX_PAGE_SIZE)
+
+
+@contextlib.contextmanager
+def large_pages(cap: int):
+    """Within this block a list may return one page of up to `cap` rows: core.export.all_rows asks the
+    page's own list function for everything the user sees in one query instead of page by page."""
+    token = _page_cap.set(cap)
+    try:
+        yield
+    finally:
+        _page_cap.reset(token)
 
 
 @dataclass(frozen=True)
@@ -35,8 +50,9 @@ class ListSpec:
 def page_args(page: Any, page_size: Any) -> tuple[int, int]:
     if isinstance(page, bool) or not isinstance(page, int) or not 0 <= page <= MAX_PAGE:
         raise ValidationError("list.bad_page", max=f"{MAX_PAGE:,}")
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise ValidationError("list.bad_page_size", max=MAX_PAGE_SIZE)
+    cap = _page_cap.get()
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= cap:
+        raise ValidationError("list.bad_page_size", max=cap)
     return page, page_size
 
 

@@ -13,7 +13,7 @@ import re as _re
 
 import duckdb
 
-from core import access, audit, db, fields
+from core import access, audit, db, fields, records
 from core.context import Actor
 from core.errors import DuplicateError, NotFound, ValidationError
 from core.fields import Field
@@ -90,12 +90,8 @@ def products(con: duckdb.DuckDBPyConnection, include_inactive: bool = False) -> 
 
 
 def _int(value) -> int:
-    if isinstance(value, bool):
-        raise NotFound("error.not_found")
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        raise NotFound("error.not_found") from None
+    """An id from a link, a form or a caller (core.records.record_id: anything else is NotFound)."""
+    return records.record_id(value)
 
 
 # ===================================================================== admin (settings edit)

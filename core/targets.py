@@ -42,7 +42,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from core import access, audit, clock, db, fields
+from core import access, audit, clock, db, fields, records
 from core.context import Actor
 from core.errors import NotFound, PermissionDenied, ValidationError
 from core.fields import Field
@@ -184,12 +184,8 @@ def _subject(con, actor: Actor, user_id, team_id, action: str) -> tuple[int | No
 
 
 def _int(value) -> int:
-    if isinstance(value, bool):
-        raise NotFound("error.not_found")
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        raise NotFound("error.not_found") from None
+    """An id from a link, a form or a caller (core.records.record_id: anything else is NotFound)."""
+    return records.record_id(value)
 
 
 def _metric(metric) -> str:

@@ -13,9 +13,10 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from core import access, board, clock, deals, options, pipelines
+from core import access, board, clock, deals, export, options, pipelines
 from core.errors import CRMError, ValidationError
 from ui import errors, forms, tables
+from ui import export as export_ui
 from ui.i18n import label, t
 from ui.session import actor, con
 from ui.text import md
@@ -258,6 +259,18 @@ def list_view(c, me, pipeline_id: int, common: dict, stages: dict, all_stages: d
         n1.button(t("list.previous"), disabled=page <= 1, key="deal_prev", on_click=_step, args=(-1,))
         n2.number_input(t("list.page_of", pages=f"{pages:,}"), min_value=1, max_value=pages, step=1, key="deal_page")
         n3.button(t("list.next"), disabled=page >= pages, key="deal_next", on_click=_step, args=(1,))
+        overdue, stale = "⚠ " + t("board.overdue"), "⚠ " + t("board.stale")
+
+        def for_export(rows: pl.DataFrame) -> pl.DataFrame:  # amounts and percentages stay numbers
+            return rows.with_columns(
+                pl.col("stage").replace_strict(names, default=pl.col("stage")).alias("stage_name"),
+                (pl.col("win_rate") * 100).round(0).alias("win_rate"),
+                pl.when(pl.col("overdue")).then(pl.lit(overdue)).when(pl.col("stale")).then(pl.lit(stale))
+                .otherwise(pl.lit("")).alias("warning"),
+            )
+
+        export_ui.buttons(c, me, "deals", lambda cur: for_export(export.all_rows(
+            board.list_deals, cur, me, current, sort=sort, desc=desc)[0]), LIST_COLUMNS, t("page.pipeline"), total)
     if picked is not None:
         forms.remember(FILTER_KEYS)
         st.query_params["id"] = str(picked)

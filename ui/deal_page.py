@@ -118,7 +118,8 @@ def _show(c, me, deal: dict) -> None:
     if may_edit:
         form_defs = _form_defs(c, deal, defs)
         records.edit_form(c, me, PREFIX, deal, form_defs,
-                          lambda changes, **kw: deals.update_deal(c, me, did, changes, seen=kw.get("seen")), labels)
+                          lambda changes, **kw: deals.update_deal(c, me, did, changes, seen=kw.get("seen")), labels,
+                          stale_key=None)
     else:
         st.caption(t("deal.read_only"))
         shown = {k: f for k, f in defs.items() if k not in ("customer_id", "pipeline_id", "stage", "contact_id")}

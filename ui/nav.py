@@ -23,6 +23,7 @@ class PageSpec:
 
 PAGES = (
     PageSpec("views/home.py", "page.home", ":material/today:", "nav.work", None),
+    PageSpec("views/dashboard.py", "page.dashboard", ":material/monitoring:", "nav.work", ("analytics", "view")),
     PageSpec("views/customers.py", "page.customers", ":material/groups:", "nav.work", ("customers", "view")),
     PageSpec("views/contacts.py", "page.contacts", ":material/contact_phone:", "nav.work", ("customers", "view")),
     PageSpec("views/leads.py", "page.leads", ":material/person_search:", "nav.work", ("leads", "view")),

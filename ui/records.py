@@ -21,14 +21,16 @@ def reload(prefix: str, rid: int) -> None:
 
 
 def edit_form(con, actor, prefix: str, record: dict, defs: dict, save: Callable[..., dict],
-              labels: dict | None = None) -> None:
-    """The record's fields as a form, saved with `save(changes, seen=…, confirmed=…)`."""
+              labels: dict | None = None, stale_key: str | None = "customer.changed_reload") -> None:
+    """The record's fields as a form, saved with `save(changes, seen=…, confirmed=…)`. When the record
+    changed since the form was filled, `stale_key` says so (in the object's words) with a Reload button;
+    None when the page already says it above the form."""
     state, rid = st.session_state, record["id"]
     seen = state.get(f"_{prefix}_seen_{rid}")
     if seen is None:  # the version this form shows; kept until a save or a reload
         seen = state[f"_{prefix}_seen_{rid}"] = record
-    if seen["updated_at"] != record["updated_at"]:
-        st.warning(t("customer.changed_reload"))
+    if seen["updated_at"] != record["updated_at"] and stale_key:
+        st.warning(t(stale_key))
         st.button(t("action.reload"), key=f"{prefix}_reload_{rid}", on_click=reload, args=(prefix, rid))
     form_key = f"{prefix}_edit_{rid}_{state.get(f'_{prefix}_form_{rid}', 0)}"
     with st.form(form_key):

@@ -52,7 +52,8 @@ def show_contact(contact_id) -> None:
     if contacts.allowed(c, me, cid, "edit"):
         records.edit_form(c, me, "contact", detail, fields.definitions(c, "contact", me.role, "edit"),
                           lambda changes, seen=None, confirmed=False: contacts.update_contact(c, me, ctid, changes,
-                                                                                               seen=seen))
+                                                                                               seen=seen),
+                          stale_key="contacts.changed_reload")
     else:
         st.caption(t("contact.read_only_page"))
         fieldform.view(c, defs, detail)

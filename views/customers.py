@@ -6,7 +6,9 @@ import streamlit as st
 from core import access, activities, contacts, customers, fields, handover, options, recycle, settings
 from core.analytics import kpis
 from core.errors import DuplicateError
+from core import export
 from ui import customer_panels, duplicates, errors, fieldform, forms, records, tables
+from ui import export as export_ui
 from ui.cache import province_options
 from ui.i18n import label, names, t
 from ui.session import actor, con
@@ -155,14 +157,18 @@ def list_view() -> None:
             df, total = customers.list_customers(c, me, filters, sort=sort, desc=desc, page=page - 1,
                                                  page_size=page_size)
         st.caption(t("customers.count", n=f"{total:,}", page=f"{page:,}", pages=f"{pages:,}"))
-        shown = df.with_columns(
-            pl.col("stage").replace_strict(stage_names, default=pl.col("stage")),
-            pl.col("level").replace_strict(level_names, default=pl.col("level")),
-            pl.when(pl.col("in_pool")).then(pl.lit(t("customers.in_pool"))).otherwise(pl.col("owner_name"))
-            .alias("owner_name"),
-            ((pl.col("next_followup_at") < activities.overdue_cutoff(c, me)) & pl.col("owner_id").is_not_null())
-            .fill_null(False).alias("overdue"),
-        )
+        in_pool = t("customers.in_pool")
+
+        def readable(cur, rows: pl.DataFrame) -> pl.DataFrame:  # also run by the export, on its own cursor
+            return rows.with_columns(
+                pl.col("stage").replace_strict(stage_names, default=pl.col("stage")),
+                pl.col("level").replace_strict(level_names, default=pl.col("level")),
+                pl.when(pl.col("in_pool")).then(pl.lit(in_pool)).otherwise(pl.col("owner_name")).alias("owner_name"),
+                ((pl.col("next_followup_at") < activities.overdue_cutoff(cur, me)) & pl.col("owner_id").is_not_null())
+                .fill_null(False).alias("overdue"),
+            )
+
+        shown = readable(c, df)
         columns = {"name": "customer.name", "phone": "customer.phone", "stage": "customer.stage",
                    "level": "customer.level", "province": "customer.province", "city": "customer.city",
                    "owner_name": "customer.owner", "team_name": "customer.team",
@@ -179,6 +185,8 @@ def list_view() -> None:
         n1.button(t("list.previous"), disabled=page <= 1, key="cust_prev", on_click=_step, args=(-1,))
         n2.number_input(t("list.page_of", pages=f"{pages:,}"), min_value=1, max_value=pages, step=1, key="cust_page")
         n3.button(t("list.next"), disabled=page >= pages, key="cust_next", on_click=_step, args=(1,))
+        export_ui.buttons(c, me, "customers", lambda cur: readable(cur, export.all_rows(
+            customers.list_customers, cur, me, filters, sort=sort, desc=desc)[0]), columns, t("page.customers"), total)
     forms.remember(FILTER_KEYS)
     if picked is not None:  # the picked record opens on its own page (a link: ?id=…)
         st.query_params["id"] = str(picked)

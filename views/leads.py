@@ -6,7 +6,9 @@ import streamlit as st
 
 from core import access, fields, leads, options, recycle, settings
 from core.errors import DuplicateError
+from core import export
 from ui import duplicates, errors, fieldform, filterbuilder, forms, records, tables
+from ui import export as export_ui
 from ui.i18n import label, t
 from ui.session import actor, con
 from ui.text import md
@@ -56,7 +58,8 @@ def show_lead(lid) -> None:
                     st.rerun()
         return
     records.edit_form(c, me, "lead", lead, fields.definitions(c, "lead", me.role, "edit"),
-                      lambda changes, **kw: leads.update_lead(c, me, lid, changes, **kw), labels)
+                      lambda changes, **kw: leads.update_lead(c, me, lid, changes, **kw), labels,
+                      stale_key="lead.changed_reload")
 
     convert, drop = st.columns(2)
     with convert.expander(t("lead.convert"), icon=":material/how_to_reg:",
@@ -135,24 +138,30 @@ def list_view() -> None:
             state["lead_page"] = page = pages
             df, total = leads.list_leads(c, me, current, sort=sort, desc=desc, page=page - 1, page_size=page_size)
         st.caption(t("leads.count", n=f"{total:,}", page=f"{page:,}", pages=f"{pages:,}"))
-        shown = df.with_columns(
-            pl.col("status").replace_strict({s: labels["status"](s) for s in leads.STATUSES}, default=pl.col("status")),
-            pl.col("source").replace_strict(sources, default=pl.col("source")),
-            pl.when(pl.col("in_pool")).then(pl.lit(t("customers.in_pool"))).otherwise(pl.col("owner_name"))
-            .alias("owner_name"),
-        )
-        picked = tables.select_one(
-            shown, {"name": "lead.name", "company": "lead.company", "phone": "lead.phone", "status": "lead.status",
-                    "source": "lead.source", "city": "lead.city", "owner_name": "lead.owner", "team_name": "lead.team",
-                    "last_activity_at": "lead.last_activity_at", "next_followup_at": "lead.next_followup_at",
-                    "created_at": "lead.created_at"},
-            key=f"lead_table_{state.get('lead_nonce', 0)}")
+        status_names = {s: labels["status"](s) for s in leads.STATUSES}
+        in_pool = t("customers.in_pool")
+
+        def readable(rows: pl.DataFrame) -> pl.DataFrame:  # also run by the export, off the page's run
+            return rows.with_columns(
+                pl.col("status").replace_strict(status_names, default=pl.col("status")),
+                pl.col("source").replace_strict(sources, default=pl.col("source")),
+                pl.when(pl.col("in_pool")).then(pl.lit(in_pool)).otherwise(pl.col("owner_name")).alias("owner_name"),
+            )
+
+        shown = readable(df)
+        columns = {"name": "lead.name", "company": "lead.company", "phone": "lead.phone", "status": "lead.status",
+                   "source": "lead.source", "city": "lead.city", "owner_name": "lead.owner", "team_name": "lead.team",
+                   "last_activity_at": "lead.last_activity_at", "next_followup_at": "lead.next_followup_at",
+                   "created_at": "lead.created_at"}
+        picked = tables.select_one(shown, columns, key=f"lead_table_{state.get('lead_nonce', 0)}")
         if total == 0:
             st.info(t("leads.none"))
         n1, n2, n3, _ = st.columns([1, 2, 1, 5], vertical_alignment="bottom")
         n1.button(t("list.previous"), disabled=page <= 1, key="lead_prev", on_click=_step, args=(-1,))
         n2.number_input(t("list.page_of", pages=f"{pages:,}"), min_value=1, max_value=pages, step=1, key="lead_page")
         n3.button(t("list.next"), disabled=page >= pages, key="lead_next", on_click=_step, args=(1,))
+        export_ui.buttons(c, me, "leads", lambda cur: readable(export.all_rows(
+            leads.list_leads, cur, me, current, sort=sort, desc=desc)[0]), columns, t("page.leads"), total)
     forms.remember(FILTER_KEYS)
     if picked is not None:
         st.query_params["id"] = str(picked)

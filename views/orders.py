@@ -6,7 +6,9 @@ import polars as pl
 import streamlit as st
 
 from core import access, clock, customers, money as money_limits, orders, pipelines, settings
+from core import export
 from ui import errors, forms, order_panel, tables
+from ui import export as export_ui
 from ui.i18n import lang, t
 from ui.order_panel import money, status_name
 from ui.session import actor, con
@@ -470,6 +472,11 @@ def list_view() -> None:
         n1.button(t("list.previous"), disabled=page <= 1, key="ord_prev", on_click=_step, args=(-1,))
         n2.number_input(t("list.page_of", pages=f"{pages:,}"), min_value=1, max_value=pages, step=1, key="ord_page")
         n3.button(t("list.next"), disabled=page >= pages, key="ord_next", on_click=_step, args=(1,))
+        status_names = {s: status_name(s) for s in orders.STATUSES}
+        export_ui.buttons(c, me, "orders", lambda cur: export.all_rows(
+            orders.list_orders, cur, me, filters, sort=sort, desc=desc)[0].with_columns(
+                pl.col("status").replace_strict(status_names, default=pl.col("status"))),
+            _LIST_COLUMNS, t("page.orders"), total)
     forms.remember(FILTER_KEYS)
     if picked is not None:
         st.query_params["id"] = str(picked)

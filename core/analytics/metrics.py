@@ -70,6 +70,9 @@ Definitions (value over the period; the comparison period alike):
   in the period.
 - sla_compliance: of the tickets resolved in the period that had a due time, the share whose first
   response and resolution both met their due times (core sla_targets set them).
+- Inconsistent tickets (resolved before their first response: imported data such as the support-tickets
+  file, see core.analytics.realdata) are left out of the time figures (first response, resolution, SLA);
+  tickets_inconsistent counts those first answered or resolved in the period, so the exclusion is visible.
 - csat: mean satisfaction (1-5) of the tickets resolved in the period that were rated.
 - nps: NPS feedback given in the period: % promoters (9-10) - % detractors (0-6), -100..100.
 """
@@ -384,6 +387,12 @@ def _w(col: str, w: _Window) -> tuple[str, list]:
     return f"{col} >= ? AND {col} < ?", [w.lo, w.hi]
 
 
+# public for core.analytics.drill: the records behind a figure are read with the very same context
+# (windows, company days), scope branches and filters, so a number and its table cannot drift apart
+Context = _Ctx
+scoped_union = _union
+
+
 # ---------------------------------------------------------------------------------------- the families
 # Each family computes all its figures for both windows in ONE statement: {key: (value, previous)}.
 def _none(keys) -> dict[str, tuple]:
@@ -566,7 +575,7 @@ def _orders(ctx: _Ctx) -> dict[str, tuple]:
 
 
 _TICKET_KEYS = ("new_tickets", "backlog", "first_response_median_h", "first_response_p90_h",
-                "resolution_median_h", "resolution_p90_h", "sla_compliance", "csat")
+                "resolution_median_h", "resolution_p90_h", "sla_compliance", "csat", "tickets_inconsistent")
 
 
 def _tickets(ctx: _Ctx) -> dict[str, tuple]:
@@ -588,26 +597,29 @@ def _tickets(ctx: _Ctx) -> dict[str, tuple]:
     met = ("(v.first_response_due IS NULL OR v.first_response_at <= v.first_response_due) "
            "AND (v.resolution_due IS NULL OR v.done_at <= v.resolution_due)")
     due = "(v.first_response_due IS NOT NULL OR v.resolution_due IS NOT NULL)"
+    bad = "coalesce(v.done_at < v.first_response_at, FALSE)"  # resolved before the first response
     cols, args = [], []
     for w in (ctx.cur, ctx.prev):
         op, a = _w("v.opened_at", w)
         fa, _ = _w("v.first_response_at", w)
         dn, _ = _w("v.done_at", w)
+        fa_ok, dn_ok = f"{fa} AND NOT {bad}", f"{dn} AND NOT {bad}"  # the time figures skip them
         cols += [f"count(*) FILTER (WHERE {op})",
                  "count(*) FILTER (WHERE v.opened_at < ? AND (v.done_at IS NULL OR v.done_at >= ?))",
-                 f"quantile_cont({fr}, 0.5) FILTER (WHERE {fa})", f"quantile_cont({fr}, 0.9) FILTER (WHERE {fa})",
-                 f"quantile_cont({rs}, 0.5) FILTER (WHERE {dn})", f"quantile_cont({rs}, 0.9) FILTER (WHERE {dn})",
-                 f"count(*) FILTER (WHERE {dn} AND {due})", f"count(*) FILTER (WHERE {dn} AND {due} AND {met})",
-                 f"avg(v.satisfaction) FILTER (WHERE {dn})"]
-        args += a + [w.asof, w.asof] + a * 7
+                 f"quantile_cont({fr}, 0.5) FILTER (WHERE {fa_ok})", f"quantile_cont({fr}, 0.9) FILTER (WHERE {fa_ok})",
+                 f"quantile_cont({rs}, 0.5) FILTER (WHERE {dn_ok})", f"quantile_cont({rs}, 0.9) FILTER (WHERE {dn_ok})",
+                 f"count(*) FILTER (WHERE {dn_ok} AND {due})", f"count(*) FILTER (WHERE {dn_ok} AND {due} AND {met})",
+                 f"avg(v.satisfaction) FILTER (WHERE {dn})", f"count(*) FILTER (WHERE (({fa}) OR ({dn})) AND {bad})"]
+        args += a + [w.asof, w.asof] + a * 9
     r = ctx.con.execute(f"WITH v AS ({u[0]}) SELECT {', '.join(cols)} FROM v", u[1] + args).fetchone()  # sql-ok
-    c, p = r[:9], r[9:]
+    c, p = r[:10], r[10:]
     out = {}
     for i, key in enumerate(("new_tickets", "backlog", "first_response_median_h", "first_response_p90_h",
                              "resolution_median_h", "resolution_p90_h")):
         out[key] = (_f(c[i]) if i >= 2 else c[i], _f(p[i]) if i >= 2 else p[i])
     out["sla_compliance"] = (_ratio(c[7], c[6]), _ratio(p[7], p[6]))
     out["csat"] = (_f(c[8]), _f(p[8]))
+    out["tickets_inconsistent"] = (c[9], p[9])
     return out
 
 
@@ -709,6 +721,7 @@ _DEFS = [
     _kpi("resolution_p90_h", "hours", "abs", True, "tickets"),
     _kpi("sla_compliance", "ratio", "abs", False, "tickets"),
     _kpi("csat", "score", "abs", False, "tickets"),
+    _kpi("tickets_inconsistent", "count", "pct", True, "tickets"),
     _kpi("nps", "points", "abs", False, "feedback"),
 ]
 

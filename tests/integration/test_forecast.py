@@ -206,9 +206,9 @@ def test_bad_forecast_input_is_refused(pipeline):
         forecast.hot(con, mgr, days=-5)
 
 
-def test_win_rates_kept_for_a_file_follow_every_move(tmp_path):
-    """On a database file the rates are kept per scope and data version: a won deal changes them at once,
-    and a rep's kept rates never answer the manager."""
+def test_win_rates_kept_for_a_file_per_scope_for_a_few_minutes(tmp_path, monkeypatch):
+    """On a database file the rates are kept per scope for RATES_KEEP_S seconds: a rep's kept rates never
+    answer the manager, and once the time is up a move shows."""
     from core import deals, setup
     from tests.conftest import build_company
 
@@ -223,6 +223,8 @@ def test_win_rates_kept_for_a_file_follow_every_move(tmp_path):
     assert forecast.stage_win_rates(con, rep)["prospecting"] == 1.0                  # rep_a: 1 won of 1 closed
     assert forecast.stage_win_rates(con, mgr)["prospecting"] == 0.5                  # the team: 1 of 2
     deals.move_stage(con, rep, mine[1], "lost", lost_reason="price")
-    assert forecast.stage_win_rates(con, rep)["prospecting"] == 0.5                  # follows the move
+    assert forecast.stage_win_rates(con, rep)["prospecting"] == 1.0                  # kept for a few minutes
+    monkeypatch.setattr(forecast, "RATES_KEEP_S", 0.0)                               # ... and then
+    assert forecast.stage_win_rates(con, rep)["prospecting"] == 0.5
     assert forecast.stage_win_rates(con, mgr)["prospecting"] == pytest.approx(1 / 3)
     con.close()

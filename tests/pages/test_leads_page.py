@@ -100,3 +100,14 @@ def test_a_saved_view_brings_its_filters_back(leads_db):
     at.selectbox(key="_lead_view").set_value(rows[0]["id"]).run()
     assert not at.exception
     assert at.dataframe[0].value["Name"].tolist() == ["Pool lead"]
+
+
+def test_a_lead_changed_by_someone_else_says_so_in_the_leads_words(leads_db):
+    at = leads_as("rep_a", id=str(leads_db.leads["a"]))
+    cur = cursor()
+    leads.update_lead(cur, auth.actor_for(cur, "mgr"), leads_db.leads["a"], {"city": "Ningbo"})
+    at.run()
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert any("changed this lead" in w for w in warnings), warnings
+    assert not any("customer" in w for w in warnings), warnings

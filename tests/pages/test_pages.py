@@ -10,7 +10,7 @@ from tests.conftest import ROOT, company_app, logged_in
 APP = ROOT / "app.py"
 
 ROLE_USERS = {"admin": "boss", "manager": "mgr", "sales": "rep_a", "marketing": "mkt", "service": "svc"}
-WORK = ["views/home.py", "views/customers.py", "views/contacts.py", "views/leads.py", "views/deals.py",
+WORK = ["views/home.py", "views/dashboard.py", "views/customers.py", "views/contacts.py", "views/leads.py", "views/deals.py",
         "views/orders.py", "views/account.py", "views/forecast.py", "views/targets.py", "views/duplicates.py"]
 # service agents see no leads; the duplicate check is for everyone who may view customers or leads
 NO_LEADS = [p for p in WORK if p != "views/leads.py"]

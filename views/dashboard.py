@@ -1,0 +1,240 @@
+"""Dashboard (数据看板): the role's dashboard (manager; admin: the manager's over every team; rep; service;
+marketing) with a period picker, comparison and dashboard-wide filters kept in the URL. Clicking a bar
+filters the other charts (a rep, a month, a source) and opens the records behind it, with the dashboard's
+filters still applied; a row opens its record."""
+import dataclasses
+import datetime as dt
+
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+
+from core import options, pipelines
+from core.analytics import dashboards, metrics
+from ui import dashboard as ui, errors
+from ui.i18n import lang, t
+from ui.session import actor, con
+
+me, c = actor(), con()
+st.title(t("page.dashboard"))
+plain = ui.plain
+LAYOUT = {"height": 320, "margin": {"l": 10, "r": 10, "t": 30, "b": 10}, "legend": {"orientation": "h", "y": -0.2},
+          "clickmode": "event+select"}
+
+
+def chart(fig: go.Figure, key: str):
+    """A chart whose bars can be clicked: the points picked (x, y, customdata) or []."""
+    fig.update_layout(**LAYOUT)
+    event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points",
+                            config={"displayModeBar": True, "displaylogo": False})
+    try:
+        return list(event.selection.points) if event and event.selection else []
+    except AttributeError:
+        return []
+
+
+def first_custom(points) -> object:
+    for pt in points:
+        data = pt.get("customdata")
+        if isinstance(data, (list, tuple)):
+            data = data[0] if data else None
+        if data is not None:
+            return data
+    return None
+
+
+def clicked(key: str, points, on_new) -> None:
+    """Act once per new pick of chart `key` (the selection stays on the chart across reruns)."""
+    value = first_custom(points)
+    seen = st.session_state.get(f"_seen_{key}")
+    if value != seen:
+        st.session_state[f"_seen_{key}"] = value
+        if value is not None:
+            on_new(value)
+            st.rerun()
+
+
+def focus() -> dict:
+    return st.session_state.get("_dash_focus") or {}
+
+
+def set_focus(**kw) -> None:
+    st.session_state["_dash_focus"] = kw
+
+
+def month_period(first: dt.date) -> metrics.Period:
+    nxt = dashboards.add_months(first, 1)
+    return metrics.Period(first, nxt - dt.timedelta(days=1))
+
+
+def names(rows: list[dict]) -> dict:
+    return {r["code"]: r.get(f"name_{lang()}") or r["name_en"] for r in rows}
+
+
+with errors.handled():
+    kind = dashboards.kind_of(me)
+    p, compare = ui.period_picker(c, me)
+    filters = ui.filter_bar(c, me)
+    f = focus()
+    fp = month_period(dt.date.fromisoformat(f["month"])) if f.get("month") else p
+    ff = dataclasses.replace(filters, owner_id=f["owner_id"]) if f.get("owner_id") else filters
+    ff = dataclasses.replace(ff, source=f["source"]) if f.get("source") else ff
+    if f:
+        c1, c2 = st.columns([4, 1])
+        what = f.get("label", "")
+        c1.info(t("dash.focus", what=what))
+        if c2.button(t("dash.clear_focus"), key="dash_clear_focus"):
+            st.session_state.pop("_dash_focus", None)
+            st.rerun()
+
+    if kind == "manager":
+        data = dashboards.manager(c, me, fp, ff, compare)
+        if me.is_admin:
+            st.caption(t("dash.all_teams"))
+        ui.cards(data["cards"], key="mgr")
+
+        left, right = st.columns(2)
+        with left:  # revenue trend: 12 months beside the 12 before
+            st.subheader(t("dash.trend"))
+            trend = dashboards.revenue_trend(c, me, p, ff) if f.get("month") else data["trend"]
+            xs = [m.strftime("%Y-%m") for m in trend["month"]]
+            fig = go.Figure()
+            fig.add_bar(x=xs, y=trend["amount"].to_list(), name=plain("dash.this_period"),
+                        customdata=[m.isoformat() for m in trend["month"]], marker_color="#1565c0")
+            fig.add_scatter(x=xs, y=trend["previous"].to_list(), name=plain("dash.previous_period"),
+                            mode="lines+markers", line={"color": "#9e9e9e"})
+            clicked("dash_trend", chart(fig, "dash_trend"),
+                    lambda v: (set_focus(month=v, label=v[:7]),
+                               ui.open_drill("won_deals", t("dash.won_in", month=v[:7]), period=month_period(
+                                   dt.date.fromisoformat(v)))))
+        with right:  # lost reasons
+            st.subheader(t("dash.lost_reasons"))
+            lost = data["lost"]
+            if lost.height == 0:
+                st.info(t("dash.nothing"))
+            else:
+                reason_names = names(options.options(c, "lost_reason", include_inactive=True))
+                codes = [r if r is not None else "" for r in lost["grp"]]
+                fig = go.Figure(go.Bar(y=[reason_names.get(x, x or plain("dash.none")) for x in codes],
+                                       x=lost["n"].to_list(), orientation="h", customdata=codes,
+                                       marker_color="#c62828"))
+                clicked("dash_lost", chart(fig, "dash_lost"),
+                        lambda v: ui.open_drill("lost_deals", t("dash.lost_for", reason=reason_names.get(v, v)),
+                                                narrow={"reason": v or None}, period=fp))
+
+        # the leaderboard, sortable by any of its KPIs
+        st.subheader(t("dash.leaderboard"))
+        board = dashboards.leaderboard(c, me, fp, filters) if f.get("owner_id") else data["leaderboard"]
+        sort_cols = ("won_revenue", "won_deals", "win_rate", "new_customers", "new_leads", "followups", "attainment")
+        by = st.selectbox(plain("dash.sort_by"), sort_cols, key="dash_sort", format_func=lambda k: plain(f"dash.lb_{k}"))
+        board = board.sort(by, descending=True, nulls_last=True)
+        if board.height:
+            top = board.head(30)
+            fig = go.Figure(go.Bar(x=[n or "—" for n in top["name"]], y=top[by].to_list(),
+                                   customdata=top["owner_id"].to_list(), marker_color="#2e7d32"))
+            set_of = {"won_revenue": "won_deals", "won_deals": "won_deals", "win_rate": "closed_deals",
+                      "new_customers": "new_customers", "new_leads": "new_leads", "followups": "followups",
+                      "attainment": "won_deals"}
+            who = dict(zip(board["owner_id"].to_list(), board["name"].to_list()))
+            clicked("dash_board", chart(fig, "dash_board"),
+                    lambda v: (set_focus(owner_id=int(v), label=who.get(int(v)) or str(v)),
+                               ui.open_drill(set_of[by], t("dash.records_of_rep", what=plain(f"dash.lb_{by}"),
+                                                           who=who.get(int(v)) or ""), period=fp)))
+            shown = board.with_columns((pl.col("win_rate") * 100).round(1), (pl.col("attainment") * 100).round(1),
+                                       pl.col("won_revenue").round(0))
+            ui.tables.show(shown, {"name": "dash.col_owner", "won_revenue": "dash.lb_won_revenue",
+                                   "won_deals": "dash.lb_won_deals", "win_rate": "dash.lb_win_rate_pct",
+                                   "new_customers": "dash.lb_new_customers", "new_leads": "dash.lb_new_leads",
+                                   "followups": "dash.lb_followups", "target": "dash.lb_target",
+                                   "attainment": "dash.lb_attainment_pct"}, key="dash_board_table")
+            # target attainment per rep
+            goals = board.filter(pl.col("attainment").is_not_null())
+            if goals.height:
+                st.subheader(t("dash.attainment"))
+                fig = go.Figure(go.Bar(x=[n or "—" for n in goals["name"]],
+                                       y=(goals["attainment"] * 100).to_list(),
+                                       customdata=goals["owner_id"].to_list(), marker_color="#6a1b9a"))
+                fig.add_hline(y=100, line_dash="dot", line_color="#c62828")
+                clicked("dash_att", chart(fig, "dash_att"),
+                        lambda v: (set_focus(owner_id=int(v), label=who.get(int(v)) or str(v)),
+                                   ui.open_drill("won_deals", t("dash.records_of_rep", what=plain("dash.lb_won_revenue"),
+                                                                who=who.get(int(v)) or ""), period=fp)))
+        else:
+            st.info(t("dash.nothing"))
+        if "funnel" in data and data["funnel"] is not None and data["funnel"].height:
+            st.subheader(t("dash.funnel"))
+            fn = data["funnel"]
+            label_col = "name_zh" if lang() == "zh" else "name_en"
+            fig = go.Figure(go.Funnel(y=fn[label_col].to_list(), x=fn["reached"].to_list(),
+                                      customdata=fn["stage"].to_list()))
+            chart(fig, "dash_funnel")
+
+    elif kind == "rep":
+        data = dashboards.rep(c, me, fp, ff, compare)
+        ui.cards(data["cards"], key="rep")
+        left, right = st.columns(2)
+        with left:
+            st.subheader(t("dash.my_pipeline"))
+            stages = data["stages"]
+            if stages.height == 0:
+                st.info(t("dash.nothing"))
+            else:
+                stage_names = names(pipelines.stages(c, include_inactive=True))
+                fig = go.Figure(go.Bar(x=[stage_names.get(s, s) for s in stages["grp"]], y=stages["amount"].to_list(),
+                                       customdata=stages["grp"].to_list(), text=stages["n"].to_list(),
+                                       marker_color="#1565c0"))
+                clicked("dash_stages", chart(fig, "dash_stages"),
+                        lambda v: ui.open_drill("open_deals", t("dash.open_in", stage=stage_names.get(v, v)),
+                                                narrow={"status": v}, period=fp))
+        with right:
+            st.subheader(t("dash.forgotten"))
+            fg = data["forgotten"]
+            fig = go.Figure(go.Bar(x=[t(x.label_key) for x in fg], y=[x.value or 0 for x in fg],
+                                   customdata=[x.key for x in fg], marker_color="#ef6c00"))
+            labels = {x.key: t(x.label_key) for x in fg}
+            clicked("dash_forgotten", chart(fig, "dash_forgotten"),
+                    lambda v: ui.open_drill(v, labels.get(v, v), period=fp))
+
+    elif kind == "service":
+        data = dashboards.service(c, me, fp, ff, compare)
+        ui.cards(data["cards"], key="svc")
+        left, right = st.columns(2)
+        for col, name, set_key, title, narrow_key in ((left, "backlog", "backlog", "dash.backlog_by_priority", "priority"),
+                                                     (right, "categories", "new_tickets", "dash.tickets_by_category",
+                                                      "reason")):
+            with col:
+                st.subheader(t(title))
+                df = data[name]
+                if df.height == 0:
+                    st.info(t("dash.nothing"))
+                    continue
+                codes = [g if g is not None else "" for g in df["grp"]]
+                fig = go.Figure(go.Bar(x=[g or plain("dash.none") for g in codes], y=df["n"].to_list(),
+                                       customdata=codes, marker_color="#00838f"))
+                clicked(f"dash_{name}", chart(fig, f"dash_{name}"),
+                        lambda v, sk=set_key, nk=narrow_key, tk=title: ui.open_drill(
+                            sk, f"{plain(tk)} · {v or plain('dash.none')}", narrow={nk: v or None}, period=fp))
+
+    else:  # marketing
+        data = dashboards.marketing(c, me, fp, ff, compare)
+        ui.cards(data["cards"], key="mkt")
+        st.subheader(t("dash.by_source"))
+        src = data["sources"]
+        if src.height == 0:
+            st.info(t("dash.nothing"))
+        else:
+            source_names = names(options.options(c, "source", include_inactive=True))
+            codes = [s if s is not None else "" for s in src["source"]]
+            xs = [source_names.get(s, s or plain("dash.none")) for s in codes]
+            fig = go.Figure()
+            fig.add_bar(x=xs, y=src["leads"].to_list(), name=plain("dash.lb_new_leads"), customdata=codes)
+            fig.add_bar(x=xs, y=src["customers"].to_list(), name=plain("dash.lb_new_customers"), customdata=codes)
+            fig.add_scatter(x=xs, y=src["won_revenue"].to_list(), name=plain("dash.lb_won_revenue"), yaxis="y2",
+                            mode="markers+lines", customdata=codes)
+            fig.update_layout(yaxis2={"overlaying": "y", "side": "right"}, barmode="group")
+            clicked("dash_sources", chart(fig, "dash_sources"),
+                    lambda v: (set_focus(source=v, label=source_names.get(v, v)) if v else None,
+                               ui.open_drill("new_leads", t("dash.leads_from", source=source_names.get(v, v)),
+                                             narrow={"source": v or None}, period=fp)))
+
+    ui.records_table(c, me, fp, ff)
