@@ -231,12 +231,9 @@ def list_view(c, me, pipeline_id: int, common: dict, stages: dict, all_stages: d
         state["deal_page"] = 1
     picked = None
     with errors.handled():
-        page = int(state.get("deal_page", 1))
-        df, total = board.list_deals(c, me, current, sort=sort, desc=desc, page=page - 1, page_size=PAGE_SIZE)
-        pages = max(1, -(-total // PAGE_SIZE))
-        if page > pages:
-            state["deal_page"] = page = pages
-            df, total = board.list_deals(c, me, current, sort=sort, desc=desc, page=page - 1, page_size=PAGE_SIZE)
+        df, total, page, pages = tables.current_page(
+            "deal_page", PAGE_SIZE,
+            lambda i: board.list_deals(c, me, current, sort=sort, desc=desc, page=i, page_size=PAGE_SIZE))
         st.caption(t("board.count", n=f"{total:,}", page=f"{page:,}", pages=f"{pages:,}"))
         names = {code: label(s) for code, s in all_stages.items()}
         shown = df.with_columns(

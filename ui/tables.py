@@ -82,3 +82,17 @@ def select_many(df: pl.DataFrame, columns: dict[str, str], key: str, id_column: 
                          selection_mode="multi-row", width="stretch", height=height)
     rows = list(event.selection.rows) if event and event.selection else []
     return [ids[i] for i in rows if 0 <= i < len(ids)]
+
+
+def current_page(state_key: str, page_size: int, fetch) -> tuple[pl.DataFrame, int, int, int]:
+    """The page the user is on (1-based, kept in session state under `state_key`), read with
+    `fetch(page_index) -> (rows, total)`; when the list shrank under the user (a filter, someone's write)
+    its last page instead. Returns (rows, total, page, pages)."""
+    state = st.session_state
+    page = int(state.get(state_key, 1))
+    df, total = fetch(page - 1)
+    pages = max(1, -(-total // page_size))
+    if page > pages:
+        state[state_key] = page = pages
+        df, total = fetch(page - 1)
+    return df, total, page, pages

@@ -84,12 +84,8 @@ def list_view() -> None:
         state["ct_page"] = 1
     picked = None
     with errors.handled():
-        page = int(state.get("ct_page", 1))
-        df, total = contacts.list_all(c, me, q, sort=sort, desc=desc, page=page - 1, page_size=page_size)
-        pages = max(1, -(-total // page_size))
-        if page > pages:  # the list shrank under the user: its last page
-            state["ct_page"] = page = pages
-            df, total = contacts.list_all(c, me, q, sort=sort, desc=desc, page=page - 1, page_size=page_size)
+        df, total, page, pages = tables.current_page(
+            "ct_page", page_size, lambda i: contacts.list_all(c, me, q, sort=sort, desc=desc, page=i, page_size=page_size))
         st.caption(t("contacts.count", n=f"{total:,}", page=f"{page:,}", pages=f"{pages:,}"))
         picked = tables.select_one(df, LIST_COLUMNS, key=f"ct_table_{state.get('ct_nonce', 0)}")
         if total == 0:

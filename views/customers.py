@@ -149,13 +149,9 @@ def list_view() -> None:
 
     picked = None
     with errors.handled():
-        page = int(state.get("cust_page", 1))
-        df, total = customers.list_customers(c, me, filters, sort=sort, desc=desc, page=page - 1, page_size=page_size)
-        pages = max(1, -(-total // page_size))
-        if page > pages:  # the list shrank under the user (a filter, a write): show its last page
-            state["cust_page"] = page = pages
-            df, total = customers.list_customers(c, me, filters, sort=sort, desc=desc, page=page - 1,
-                                                 page_size=page_size)
+        df, total, page, pages = tables.current_page(
+            "cust_page", page_size,
+            lambda i: customers.list_customers(c, me, filters, sort=sort, desc=desc, page=i, page_size=page_size))
         st.caption(t("customers.count", n=f"{total:,}", page=f"{page:,}", pages=f"{pages:,}"))
         in_pool = t("customers.in_pool")
 

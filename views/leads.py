@@ -131,12 +131,9 @@ def list_view() -> None:
         state["lead_page"] = 1
     picked = None
     with errors.handled():
-        page = int(state.get("lead_page", 1))
-        df, total = leads.list_leads(c, me, current, sort=sort, desc=desc, page=page - 1, page_size=page_size)
-        pages = max(1, -(-total // page_size))
-        if page > pages:
-            state["lead_page"] = page = pages
-            df, total = leads.list_leads(c, me, current, sort=sort, desc=desc, page=page - 1, page_size=page_size)
+        df, total, page, pages = tables.current_page(
+            "lead_page", page_size,
+            lambda i: leads.list_leads(c, me, current, sort=sort, desc=desc, page=i, page_size=page_size))
         st.caption(t("leads.count", n=f"{total:,}", page=f"{page:,}", pages=f"{pages:,}"))
         status_names = {s: labels["status"](s) for s in leads.STATUSES}
         in_pool = t("customers.in_pool")

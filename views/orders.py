@@ -458,12 +458,9 @@ def list_view() -> None:
         state["ord_page"] = 1
     picked = None
     with errors.handled():
-        page = int(state.get("ord_page", 1))
-        df, total = orders.list_orders(c, me, filters, sort=sort, desc=desc, page=page - 1, page_size=page_size)
-        pages = max(1, -(-total // page_size))
-        if page > pages:
-            state["ord_page"] = page = pages
-            df, total = orders.list_orders(c, me, filters, sort=sort, desc=desc, page=page - 1, page_size=page_size)
+        df, total, page, pages = tables.current_page(
+            "ord_page", page_size,
+            lambda i: orders.list_orders(c, me, filters, sort=sort, desc=desc, page=i, page_size=page_size))
         st.caption(t("orders.count", n=f"{total:,}", page=f"{page:,}", pages=f"{pages:,}"))
         picked = tables.select_one(order_panel.with_status_names(df), _LIST_COLUMNS, key="ord_table")
         if total == 0:
