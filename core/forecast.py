@@ -33,9 +33,10 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from core import access, clock, db, settings, targets
+from core import access, clock, db, fields, settings, targets
 from core.context import Actor
 from core.errors import NotFound, PermissionDenied, ValidationError
+from core.fields import Field
 
 CATEGORIES = ("pipeline", "best_case", "commit", "closed")
 OVERRIDES = ("pipeline", "best_case", "commit")   # what an owner may choose for an open deal
@@ -86,17 +87,16 @@ def _team_filter(con, actor: Actor, team_id) -> tuple[int, ...] | None:
     return team_tree(con, tid)
 
 
-def _month(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        value = value.date()
-    if isinstance(value, str):
-        try:
-            value = dt.date.fromisoformat(value.strip()[:10])
-        except ValueError:
-            raise ValidationError("field.bad_date", field="forecast.start", min=1990, max=2099) from None
-    if not isinstance(value, dt.date) or not dt.date(1990, 1, 1) <= value < dt.date(2100, 1, 1):
-        raise ValidationError("field.bad_date", field="forecast.start", min=1990, max=2099)
-    return value.replace(day=1)
+_START = Field("start", "date", "forecast.start")
+
+
+def _month(con: duckdb.DuckDBPyConnection, value: Any) -> dt.date:
+    """The first day of the month of a date typed or passed (the fields' date rules: ISO text, 1990-2099)."""
+    day = fields.clean_value(con, _START, value)
+    if day is None:
+        raise ValidationError("field.bad_date", field="forecast.start", min=fields.DATE_MIN.year,
+                              max=fields.DATE_MAX.year - 1)
+    return day.replace(day=1)
 
 
 def months(con: duckdb.DuckDBPyConnection, actor: Actor, start_month: Any, n_months: int = 6,
@@ -110,7 +110,7 @@ def months(con: duckdb.DuckDBPyConnection, actor: Actor, start_month: Any, n_mon
     `team_id` narrows to that team and its sub-teams (it must be within the viewer's reach); without
     it, a manager's team row is their own team; for a viewer of every deal (the admin) it is every
     top-level team together (name None)."""
-    start = _month(start_month)
+    start = _month(con, start_month)
     if isinstance(n_months, bool) or not isinstance(n_months, int) or not 1 <= n_months <= MAX_MONTHS:
         raise ValidationError("field.out_of_range", field="forecast.months", min=1, max=MAX_MONTHS)
     end = targets.add_months(start, n_months)

@@ -161,6 +161,18 @@ def _page(page, page_size) -> tuple[int, int]:
     return max(page, 1), min(max(size, 1), MAX_PAGE_SIZE)
 
 
+# the count of the drill-down's rows beside its page, in one statement (an empty page still has the count)
+_PAGE_TAIL = ("SELECT (SELECT count(*) FROM r) AS total, rows.* FROM (SELECT 1) one LEFT JOIN rows ON TRUE "
+              "ORDER BY rows.id DESC")
+
+
+def _fetch_page(con: duckdb.DuckDBPyConnection, sql: str, args: list, size: int, page: int,
+                cols) -> tuple[pl.DataFrame, int]:
+    df = con.sql(sql, params=args + [size, (page - 1) * size]).pl()
+    total = int(df["total"][0]) if df.height else 0
+    return df.drop("total").filter(pl.col("id").is_not_null()).cast(cols), total
+
+
 def stage_deals(con: duckdb.DuckDBPyConnection, actor: Actor, pipeline_id, stage: str, period: Period,
                 filters: Filters | None = None, page: int = 1, page_size: int = PAGE_SIZE,
                 which: str = "reached") -> tuple[pl.DataFrame, int]:
@@ -194,12 +206,8 @@ def stage_deals(con: duckdb.DuckDBPyConnection, actor: Actor, pipeline_id, stage
             "LEFT JOIN customers c ON c.id = d.customer_id AND c.id IN (SELECT customer_id FROM deals "
             "WHERE id IN (SELECT deal_id FROM pg)) "
             "LEFT JOIN users o ON o.id = d.owner_id LEFT JOIN pipeline_stages s ON s.code = d.stage) "
-            "SELECT (SELECT count(*) FROM r) AS total, rows.* FROM (SELECT 1) one LEFT JOIN rows ON TRUE "
-            "ORDER BY rows.id DESC")
-    df = con.sql(sql, params=args + [size, (page - 1) * size]).pl()
-    total = int(df["total"][0]) if df.height else 0
-    df = df.drop("total").filter(pl.col("id").is_not_null())
-    return df.cast(cols), total
+            + _PAGE_TAIL)
+    return _fetch_page(con, sql, args, size, page, cols)
 
 
 # ---------------------------------------------------------------------------------------- leads funnel
@@ -274,9 +282,5 @@ def stage_leads(con: duckdb.DuckDBPyConnection, actor: Actor, stage: str, period
             "rows AS (SELECT l.id, l.name, l.company, l.source, l.status, l.owner_id, o.name AS owner_name, "
             "l.created_at, pg.converted_at, l.converted_customer_id AS customer_id, pg.won_at "
             "FROM pg JOIN leads l ON l.id = pg.id LEFT JOIN users o ON o.id = l.owner_id) "
-            "SELECT (SELECT count(*) FROM r) AS total, rows.* FROM (SELECT 1) one LEFT JOIN rows ON TRUE "
-            "ORDER BY rows.id DESC")
-    df = con.sql(sql, params=args + [size, (page - 1) * size]).pl()
-    total = int(df["total"][0]) if df.height else 0
-    df = df.drop("total").filter(pl.col("id").is_not_null())
-    return df.cast(cols), total
+            + _PAGE_TAIL)
+    return _fetch_page(con, sql, args, size, page, cols)
