@@ -8,7 +8,7 @@ import datetime as dt
 import streamlit as st
 
 from core import clock, options, targets
-from core.analytics import dashboards, drill, metrics
+from core.analytics import dashboards, drill, funnel, metrics
 from core.errors import CRMError
 from core.i18n import translate
 from ui import tables
@@ -70,9 +70,11 @@ def period_picker(con, me) -> tuple[metrics.Period, str]:
     _init("dash_period", kind)
     _init("dash_compare", compare)
     c1, c2, c3, c4 = st.columns([2, 2, 2, 2])
-    kind = c1.selectbox(plain("dash.period"), PERIODS, key="dash_period", format_func=lambda k: plain(f"dash.p_{k}"))
-    compare = c2.selectbox(plain("dash.compare"), COMPARES, key="dash_compare",
-                           format_func=lambda k: plain(f"dash.cmp_{k}"))
+    # labels looked up in dicts built during the run: AppTest formats options outside the run too
+    period_names = {k: plain(f"dash.p_{k}") for k in PERIODS}
+    compare_names = {k: plain(f"dash.cmp_{k}") for k in COMPARES}
+    kind = c1.selectbox(plain("dash.period"), PERIODS, key="dash_period", format_func=period_names.get)
+    compare = c2.selectbox(plain("dash.compare"), COMPARES, key="dash_compare", format_func=compare_names.get)
     start = end = None
     if kind == "custom":
         try:
@@ -118,6 +120,8 @@ def filter_bar(con, me) -> metrics.Filters:
         _init(key, value if value in allowed else None)
     _init("dash_industry", given.industry or "")
     every = plain("dash.all")
+    source_names = {s: _option(con, "source", s) for s in sources if s is not None}
+    level_names = {s: _option(con, "level", s) for s in levels if s is not None}
     with st.expander(t("dash.filters"), expanded=bool(given.given())):
         c = st.columns(6)
         team = c[0].selectbox(plain("dash.team"), team_ids, key="dash_team", disabled=not teams,
@@ -127,9 +131,9 @@ def filter_bar(con, me) -> metrics.Filters:
         region = c[2].selectbox(plain("dash.region"), regions, key="dash_region",
                                 format_func=lambda r: every if r is None else r)
         source = c[3].selectbox(plain("dash.source"), sources, key="dash_source",
-                                format_func=lambda s: every if s is None else _option(con, "source", s))
+                                format_func=lambda s: every if s is None else source_names.get(s, s))
         level = c[4].selectbox(plain("dash.level"), levels, key="dash_level",
-                               format_func=lambda s: every if s is None else _option(con, "level", s))
+                               format_func=lambda s: every if s is None else level_names.get(s, s))
         industry = c[5].text_input(plain("dash.industry"), key="dash_industry", max_chars=100)
     chosen = metrics.Filters(team_id=team, owner_id=rep, region=region, province=given.province, source=source,
                              level=level, industry=industry.strip() or None)
@@ -187,6 +191,12 @@ def open_drill(key: str, title: str, narrow: dict | None = None, period: metrics
     st.session_state[DRILL] = {"key": key, "title": title, "narrow": narrow or {}, "period": period, "page": 0}
 
 
+def open_funnel(which: str, stage: str, title: str, pipeline_id=None, period: metrics.Period | None = None) -> None:
+    """Open the records behind a funnel step: which is "deal" (a stage of pipeline_id) or "lead"."""
+    st.session_state[DRILL] = {"key": f"funnel_{which}", "title": title, "narrow": {}, "period": period, "page": 0,
+                               "funnel": {"which": which, "stage": stage, "pipeline_id": pipeline_id}}
+
+
 def drill_state() -> dict | None:
     return st.session_state.get(DRILL)
 
@@ -194,6 +204,25 @@ def drill_state() -> dict | None:
 COLUMNS = {"name": "dash.col_name", "customer_name": "dash.col_customer", "status": "dash.col_status",
            "source": "dash.col_source", "priority": "dash.col_priority", "reason": "dash.col_reason",
            "owner_name": "dash.col_owner", "dated": "dash.col_date", "amount": "dash.col_amount"}
+# the funnel's drill-down frames (core.analytics.funnel.stage_deals / stage_leads)
+FUNNEL_COLUMNS = {"deal": {"name": "dash.col_name", "customer_name": "dash.col_customer",
+                           "stage_name": "dash.col_stage_now", "owner_name": "dash.col_owner",
+                           "amount": "dash.col_amount", "entered_at": "dash.col_entered"},
+                  "lead": {"name": "dash.col_name", "company": "dash.col_company", "source": "dash.col_source",
+                           "status": "dash.col_status", "owner_name": "dash.col_owner",
+                           "created_at": "dash.col_created", "converted_at": "dash.col_converted"}}
+FUNNEL_PAGES = {"deal": "views/deals.py", "lead": "views/leads.py"}
+
+
+def funnel_records(con, me, p: metrics.Period, filters: metrics.Filters, spec: dict, page: int):
+    """One page of the records behind a funnel step, with the dashboard's period and filters: (frame, total)."""
+    if spec["which"] == "deal":
+        df, total = funnel.stage_deals(con, me, spec["pipeline_id"], spec["stage"], p, filters, page=page + 1,
+                                       page_size=drill.PAGE_SIZE)
+        df = df.with_columns(df[f"stage_name_{lang()}"].fill_null(df["stage"]).alias("stage_name"))
+    else:
+        df, total = funnel.stage_leads(con, me, spec["stage"], p, filters, page=page + 1, page_size=drill.PAGE_SIZE)
+    return df, total
 
 
 def records_table(con, me, p: metrics.Period, filters: metrics.Filters) -> None:
@@ -205,18 +234,29 @@ def records_table(con, me, p: metrics.Period, filters: metrics.Filters) -> None:
     shown_p = state.get("period") or p
     st.subheader(t("dash.records_of", what=state["title"]))
     page = st.session_state.get("dash_page", 0)
-    result = drill.records(con, me, state["key"], shown_p, filters, state.get("narrow"), page=page)
-    pages = max((result.total - 1) // drill.PAGE_SIZE + 1, 1)
+    spec = state.get("funnel")
+    if spec:
+        frame, total = funnel_records(con, me, shown_p, filters, spec, page)
+    else:
+        result = drill.records(con, me, state["key"], shown_p, filters, state.get("narrow"), page=page)
+        frame, total = result.frame, result.total
+    pages = max((total - 1) // drill.PAGE_SIZE + 1, 1)
     c1, c2, c3 = st.columns([3, 1, 1])
-    c1.caption(t("dash.records_total", n=result.total, start=shown_p.start.isoformat(), end=shown_p.end.isoformat()))
+    c1.caption(t("dash.records_total", n=total, start=shown_p.start.isoformat(), end=shown_p.end.isoformat()))
     if c2.button(t("dash.close"), key="dash_close"):
         st.session_state.pop(DRILL, None)
         st.session_state["dash_page"] = 0
         st.rerun()
     if pages > 1:
         c3.number_input(plain("dash.page", n=pages), min_value=0, max_value=pages - 1, step=1, key="dash_page")
-    if result.frame.height == 0:
+    if frame.height == 0:
         st.info(t("dash.no_records"))
+        return
+    if spec:
+        cols = {k: v for k, v in FUNNEL_COLUMNS[spec["which"]].items() if k in frame.columns}
+        picked = tables.select_one(frame, cols, key=f"dash_rows_{state['key']}_{spec['stage']}")
+        if picked is not None:
+            st.switch_page(FUNNEL_PAGES[spec["which"]], query_params={"id": str(picked)})
         return
     df = result.frame
     if result.open_id != "id":

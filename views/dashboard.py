@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 
 from core import options, pipelines
-from core.analytics import dashboards, metrics
+from core.analytics import dashboards, metrics, quality
 from ui import dashboard as ui, errors
 from ui.i18n import lang, t
 from ui.session import actor, con
@@ -71,6 +71,39 @@ def names(rows: list[dict]) -> dict:
     return {r["code"]: r.get(f"name_{lang()}") or r["name_en"] for r in rows}
 
 
+def _pct(x) -> str:
+    return "—" if x is None else f"{x * 100:.1f} %"
+
+
+def funnel_chart(fn: pl.DataFrame, key: str, which: str, pipeline_id, title_key: str) -> None:
+    """A funnel (core.analytics.funnel's frame) whose steps can be clicked: each step shows how many
+    reached it, the share that went on to the next step and how many dropped there; a click opens the
+    records behind the step's count (with the dashboard's period and filters)."""
+    if fn.height == 0 or fn["reached"].null_count() == fn.height or not fn["reached"].fill_null(0).sum():
+        st.info(t("dash.nothing"))
+        return
+    step_names = [r.get(f"name_{lang()}") or r["name_en"] for r in fn.iter_rows(named=True)]
+    texts, hovers = [], []
+    for r in fn.iter_rows(named=True):
+        n = f"{r['reached'] or 0:,}"
+        if r["converted_to_next"] is None and r["advanced"] is None:
+            texts.append(plain("dash.funnel_last", reached=n))
+        elif r["dropped"] is None:
+            texts.append(plain("dash.funnel_nodrop", reached=n, conv=_pct(r["converted_to_next"])))
+        else:
+            texts.append(plain("dash.funnel_text", reached=n, conv=_pct(r["converted_to_next"]),
+                               dropped=f"{r['dropped']:,}"))
+        days = r["median_days_in_stage"]
+        hovers.append(plain("dash.funnel_days", days=f"{days:.1f}") if days is not None else "")
+    fig = go.Figure(go.Funnel(y=step_names, x=fn["reached"].fill_null(0).to_list(), customdata=fn["stage"].to_list(),
+                              text=texts, textinfo="text", hovertext=hovers, textposition="inside",
+                              hovertemplate="%{y}<br>%{text}<br>%{hovertext}<extra></extra>",
+                              marker={"color": "#1565c0" if which == "deal" else "#2e7d32"}))
+    by_code = dict(zip(fn["stage"].to_list(), step_names))
+    clicked(key, chart(fig, key),
+            lambda v: ui.open_funnel(which, v, t(title_key, stage=by_code.get(v, v)), pipeline_id, period=fp))
+
+
 with errors.handled():
     kind = dashboards.kind_of(me)
     p, compare = ui.period_picker(c, me)
@@ -88,7 +121,10 @@ with errors.handled():
             st.rerun()
 
     if kind == "manager":
-        data = dashboards.manager(c, me, fp, ff, compare)
+        pipeline_names = {r["id"]: r.get(f"name_{lang()}") or r["name_en"] for r in pipelines.pipelines(c)}
+        if st.session_state.get("dash_pipeline") not in pipeline_names:
+            st.session_state.pop("dash_pipeline", None)
+        data = dashboards.manager(c, me, fp, ff, compare, pipeline_id=st.session_state.get("dash_pipeline"))
         if me.is_admin:
             st.caption(t("dash.all_teams"))
         ui.cards(data["cards"], key="mgr")
@@ -126,7 +162,8 @@ with errors.handled():
         st.subheader(t("dash.leaderboard"))
         board = dashboards.leaderboard(c, me, fp, filters) if f.get("owner_id") else data["leaderboard"]
         sort_cols = ("won_revenue", "won_deals", "win_rate", "new_customers", "new_leads", "followups", "attainment")
-        by = st.selectbox(plain("dash.sort_by"), sort_cols, key="dash_sort", format_func=lambda k: plain(f"dash.lb_{k}"))
+        sort_names = {k: plain(f"dash.lb_{k}") for k in sort_cols}
+        by = st.selectbox(plain("dash.sort_by"), sort_cols, key="dash_sort", format_func=sort_names.get)
         board = board.sort(by, descending=True, nulls_last=True)
         if board.height:
             top = board.head(30)
@@ -161,13 +198,17 @@ with errors.handled():
                                                                 who=who.get(int(v)) or ""), period=fp)))
         else:
             st.info(t("dash.nothing"))
-        if "funnel" in data and data["funnel"] is not None and data["funnel"].height:
-            st.subheader(t("dash.funnel"))
-            fn = data["funnel"]
-            label_col = "name_zh" if lang() == "zh" else "name_en"
-            fig = go.Figure(go.Funnel(y=fn[label_col].to_list(), x=fn["reached"].to_list(),
-                                      customdata=fn["stage"].to_list()))
-            chart(fig, "dash_funnel")
+        if data.get("funnel") is not None:
+            left, right = st.columns(2)
+            with left:  # leads -> customers -> won
+                st.subheader(t("dash.funnel"))
+                funnel_chart(data["funnel"], "dash_funnel", "lead", None, "dash.funnel_leads_of")
+            with right:  # the deal funnel of the pipeline picked
+                st.subheader(t("dash.deal_funnel"))
+                st.selectbox(plain("dash.pipeline"), list(pipeline_names), key="dash_pipeline",
+                             format_func=lambda i: pipeline_names.get(i, str(i)))
+                funnel_chart(data["deal_funnel"], f"dash_deal_funnel_{data['pipeline_id']}", "deal",
+                             data["pipeline_id"], "dash.funnel_deals_of")
 
     elif kind == "rep":
         data = dashboards.rep(c, me, fp, ff, compare)
@@ -238,3 +279,39 @@ with errors.handled():
                                              narrow={"source": v or None}, period=fp)))
 
     ui.records_table(c, me, fp, ff)
+
+    if quality.allowed(c, me):  # the admin: data quality and pool health over the whole store
+        st.subheader(t("dq.title"))
+        st.caption(t("dq.scope"))
+    # on demand: over the whole store it costs ~0.6 s at scale L, too much for every rerun of the page
+    if quality.allowed(c, me) and st.toggle(t("dq.check"), key="dash_dq"):
+        dq = quality.data_quality(c, me)
+        cols = st.columns(4)
+        for col, label, key in ((cols[0], "dq.invalid_phones", "invalid_phones"), (cols[2], "dq.missing", "missing_any"),
+                                (cols[3], "dq.without_holder", "without_holder")):
+            col.metric(plain(label), f"{sum(dq[key].values()):,}",
+                       help=plain("dq.split", customers=dq[key]["customer"], leads=dq[key]["lead"]))
+        cols[1].metric(plain("dq.dup_groups"), f"{dq['duplicate_groups']:,}")
+        objects = {"customer": plain("entity.customer"), "lead": plain("entity.lead")}
+        rows = [{"check": plain(label), "object": objects[o], "groups": None, "records": dq[key][o]}
+                for label, key in (("dq.invalid_phones", "invalid_phones"), ("dq.without_holder", "without_holder"))
+                for o in objects if dq[key][o]]
+        rows += [{"check": plain("dq.missing_field", field=(r["label_zh"] if lang() == "zh" else r["label_en"])
+                                 if r["custom"] else plain(r["label"])),
+                  "object": objects[r["object"]], "groups": None, "records": r["missing"]}
+                 for r in dq["missing"].iter_rows(named=True) if r["missing"]]
+        rows += [{"check": plain(f"dq.dup_{r['kind']}"), "object": "", "groups": r["groups"], "records": r["records"]}
+                 for r in dq["duplicates"].iter_rows(named=True)]
+        if rows:
+            st.markdown(f"**{t('dq.details')}**")
+            ui.tables.show(pl.DataFrame(rows, schema={"check": pl.String, "object": pl.String, "groups": pl.Int64,
+                                                      "records": pl.Int64}),
+                           {"check": "dq.col_check", "object": "dq.col_object", "groups": "dq.col_groups",
+                            "records": "dq.col_records"}, key="dq_details")
+        st.markdown(f"**{t('dq.pools')}**")
+        if dq["pools"].height:
+            ui.tables.show(dq["pools"], {"team": "dq.col_team", "customers": "dq.col_customers",
+                                         "leads": "dq.col_leads", "oldest_days": "dq.col_oldest_days",
+                                         "stale": "dq.col_stale"}, key="dq_pools")
+        else:
+            st.info(t("dq.no_pools"))

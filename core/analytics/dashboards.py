@@ -10,7 +10,7 @@ import datetime as dt
 import duckdb
 import polars as pl
 
-from core import targets
+from core import pipelines, targets
 from core.analytics import drill, metrics
 from core.context import Actor
 
@@ -85,9 +85,9 @@ def leaderboard(con: duckdb.DuckDBPyConnection, actor: Actor, p: metrics.Period,
 
 
 def manager(con: duckdb.DuckDBPyConnection, actor: Actor, p: metrics.Period, filters: metrics.Filters | None = None,
-            compare: str = "previous") -> dict:
+            compare: str = "previous", pipeline_id=None) -> dict:
     """The manager's dashboard (the admin's over every team): cards, leaderboard, revenue trend, lost
-    reasons, and the lead funnel when core.analytics.funnel is there."""
+    reasons, the lead funnel and the deal funnel of `pipeline_id` (default: the default pipeline)."""
     out = {"cards": metrics.compute(con, actor, p, filters, compare, MANAGER_CARDS),
            "leaderboard": leaderboard(con, actor, p, filters),
            "trend": revenue_trend(con, actor, p, filters),
@@ -98,6 +98,8 @@ def manager(con: duckdb.DuckDBPyConnection, actor: Actor, p: metrics.Period, fil
         funnel = None
     if funnel is not None and hasattr(funnel, "lead_funnel"):
         out["funnel"] = funnel.lead_funnel(con, actor, p, filters)
+        out["pipeline_id"] = pipeline_id or pipelines.default_pipeline(con)
+        out["deal_funnel"] = funnel.deal_funnel(con, actor, out["pipeline_id"], p, filters)
     return out
 
 
