@@ -107,6 +107,17 @@ def _reload(oid: int) -> None:
     state[f"_ord_nonce_{oid}"] = state.get(f"_ord_nonce_{oid}", 0) + 1
 
 
+def _remove_one(oid: int, labels: dict, key: str, what: str, remove) -> None:
+    """Pick one plan or payment of the order and remove it (to the bin, through core)."""
+    r1, r2 = st.columns([3, 1], vertical_alignment="bottom")
+    pick = r1.selectbox(t(f"orders.{what}_to_remove"), [None, *labels], key=key,
+                        format_func=lambda v: "—" if v is None else labels[v])
+    if r2.button(t(f"orders.remove_{what}"), key=f"{key}_btn", disabled=pick is None):
+        with errors.handled():
+            remove(c, me, pick)
+            _done(oid, t(f"orders.{what}_removed"))
+
+
 def _done(oid: int, text: str) -> None:
     _reload(oid)
     forms.flash(text)
@@ -231,14 +242,8 @@ def _plans(detail: dict, may_edit: bool) -> None:
                 forms.remember_submit("order_plan", sig)
                 _done(oid, t("orders.plan_added"))
     if not df.is_empty():
-        labels = {r["id"]: f"{r['due_on']} · {money(r['amount'])}" for r in df.iter_rows(named=True)}
-        r1, r2 = st.columns([3, 1], vertical_alignment="bottom")
-        pick = r1.selectbox(t("orders.plan_to_remove"), [None, *labels], key=f"ord_plan_rm_{oid}_{nonce}",
-                            format_func=lambda v: "—" if v is None else labels[v])
-        if r2.button(t("orders.remove_plan"), key=f"ord_plan_rm_btn_{oid}_{nonce}", disabled=pick is None):
-            with errors.handled():
-                orders.delete_plan(c, me, pick)
-                _done(oid, t("orders.plan_removed"))
+        _remove_one(oid, {r["id"]: f"{r['due_on']} · {money(r['amount'])}" for r in df.iter_rows(named=True)},
+                    f"ord_plan_rm_{oid}_{nonce}", "plan", orders.delete_plan)
 
 
 def _payments(detail: dict, summary: dict, may_edit: bool) -> None:
@@ -280,14 +285,8 @@ def _payments(detail: dict, summary: dict, may_edit: bool) -> None:
     elif detail["status"] == "draft":
         st.caption(t("orders.pay_after_confirm"))
     if not df.is_empty() and detail["status"] == "confirmed" and orders.allowed(c, me, oid, "delete"):
-        labels = {r["id"]: f"{_day(r['paid_at'])} · {money(r['amount'])}" for r in df.iter_rows(named=True)}
-        r1, r2 = st.columns([3, 1], vertical_alignment="bottom")
-        pick = r1.selectbox(t("orders.payment_to_remove"), [None, *labels], key=f"ord_pay_rm_{oid}_{nonce}",
-                            format_func=lambda v: "—" if v is None else labels[v])
-        if r2.button(t("orders.remove_payment"), key=f"ord_pay_rm_btn_{oid}_{nonce}", disabled=pick is None):
-            with errors.handled():
-                orders.delete_payment(c, me, pick)
-                _done(oid, t("orders.payment_removed"))
+        _remove_one(oid, {r["id"]: f"{_day(r['paid_at'])} · {money(r['amount'])}" for r in df.iter_rows(named=True)},
+                    f"ord_pay_rm_{oid}_{nonce}", "payment", orders.delete_payment)
 
 
 def show_order(order_id) -> None:

@@ -181,3 +181,17 @@ def test_a_unit_price_below_a_cent_is_entered_and_kept(shop_db):
     new_id = int(at.query_params["id"][0] if isinstance(at.query_params["id"], list) else at.query_params["id"])
     order = orders.get_order(cursor(), auth.actor_for(cursor(), "rep_a"), new_id)
     assert [(x["quantity"], x["unit_price"], x["amount"]) for x in order["lines"]] == [(100000.0, 0.0004, 40.0)]
+
+
+def test_a_payment_plan_is_picked_and_removed_from_the_order_page(shop_db):
+    oid = shop_db.orders["a"]
+    sql = "SELECT id FROM payment_plans WHERE order_id = ? AND deleted_at IS NULL ORDER BY due_on"
+    plans = cursor().execute(sql, [oid]).fetchall()
+    at = orders_as("rep_a", id=str(oid))
+    remove = lambda: next(b for b in at.button if b.label == "Remove" and "plan_rm" in b.key)  # noqa: E731
+    assert remove().disabled                                             # nothing picked yet
+    next(s for s in at.selectbox if s.label == "Payment plan to remove").select_index(1).run()
+    remove().click()
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(plans) == 2 and cursor().execute(sql, [oid]).fetchall() == plans[1:]
