@@ -271,3 +271,41 @@ def check_holder(
     if not allowed:
         raise PermissionDenied("assign.out_of_scope")
     return owner_id, team_id
+
+
+# --------------------------------------------------------------------------- tickets and feedback
+SERVICE_MODULES = ("tickets", "feedback")
+
+
+def service_branches(
+    con: duckdb.DuckDBPyConnection, actor: Actor, module: str, action: str = "view", alias: str = ""
+) -> list[tuple[str, list]]:
+    """Who sees which ticket / feedback row: ONE rule for lists, counts, pages and analytics.
+
+    Tickets and feedback belong to the service team. For the roles that hold customers (sales reps and
+    managers) the rows they may `action` are those of the customers they may open (a rep: the own
+    customers' tickets; a manager: the team tree's customers'), provided the role has the action on the
+    module at all; for everyone else (service agents, admin, marketing) the module's own scope.
+    PermissionDenied without any scope. Conditions are disjoint plain ANDs, for UNION ALL queries."""
+    if module not in SERVICE_MODULES:
+        raise ValueError(module)
+    scope = require(con, actor, module, action)
+    if actor.role in HOLDER_ROLES and actor.role != "admin" and scope != "all":
+        p = f"{alias}." if alias else ""
+        if not can(con, actor, "customers", "view"):
+            return [("FALSE", [])]
+        parts, args = [], []
+        for cond, params in branches(con, actor, "customers", "view", "cs_"):
+            parts.append(f"SELECT cs_.id FROM customers cs_ WHERE cs_.deleted_at IS NULL AND {cond}")
+            args += params
+        return [(f"{p}customer_id IN ({' UNION ALL '.join(parts)})", args)]
+    return branches_for_scope(actor, module, scope, alias)
+
+
+def service_predicate(
+    con: duckdb.DuckDBPyConnection, actor: Actor, module: str, action: str = "view", alias: str = ""
+) -> tuple[str, list]:
+    """`service_branches` as one condition (a single record's check, a count)."""
+    found = service_branches(con, actor, module, action, alias)
+    sql = " OR ".join(f"({cond})" for cond, _ in found)
+    return (f"({sql})" if len(found) > 1 else found[0][0]), [a for _, params in found for a in params]

@@ -39,6 +39,14 @@ DEFAULTS: dict[str, Any] = {
     # "commit" (percent), unless its owner chose the category
     "forecast.best_case_from": 50,
     "forecast.commit_from": 75,
+    # the service desk (core.sla, core.tickets): SLA clocks count working minutes of the company's calendar
+    "service.work_start": "09:00",        # local time the working day starts
+    "service.work_end": "18:00",
+    "service.workdays": "1,2,3,4,5",      # ISO weekdays (1 = Monday) that are working days, unless a holiday
+    "service.holiday_country": "CN",      # public holidays and make-up working days (调休) from the holidays package
+    "service.at_risk_percent": 80,        # an open ticket that used this share of its SLA time is at risk
+    "service.reopen_days": 7,             # a resolved ticket can be reopened within this many days, later a new linked ticket
+    "service.escalation_every_minutes": 5,  # how often the app checks for breached tickets
 }
 
 # settings that take one of a few values
@@ -65,6 +73,9 @@ _BOUNDS = {
     "handoff.ask_within_days": (1, 3650),
     "forecast.best_case_from": (1, 100),
     "forecast.commit_from": (1, 100),
+    "service.at_risk_percent": (1, 99),
+    "service.reopen_days": (0, 365),
+    "service.escalation_every_minutes": (1, 1440),
 }
 
 

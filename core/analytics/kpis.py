@@ -28,7 +28,7 @@ from core import access, clock, db
 from core.context import Actor
 
 OPEN_LEAD_STATUSES = ("new", "contacted", "qualified")
-OPEN_TICKET_STATUSES = ("open", "pending")
+OPEN_TICKET_STATUSES = ("new", "open", "pending")
 
 # cards whose rows are listed on My day itself (no list page of their own yet)
 ROW_CARDS = ("open_leads", "new_leads", "open_tickets", "tickets_due", "tickets_overdue", "tasks_due")
@@ -71,7 +71,8 @@ def _card_sql(con: duckdb.DuckDBPyConnection, actor: Actor, card: str) -> tuple[
     if card in ("open_tickets", "tickets_due", "tickets_overdue"):
         if not access.can(con, actor, "tickets", "view"):
             return None
-        where, params = access.predicate(con, actor, "tickets", "view", "k")
+        # the one ticket scope rule (a rep: the own customers' tickets, not the ones assigned to the rep)
+        where, params = access.service_predicate(con, actor, "tickets", "view", "k")
         marks = ", ".join("?" for _ in OPEN_TICKET_STATUSES)
         base = f"FROM tickets k WHERE k.deleted_at IS NULL AND k.status IN ({marks}) AND {where}"
         params = list(OPEN_TICKET_STATUSES) + params

@@ -346,20 +346,11 @@ def _filter_sql(ctx: _Ctx, entity: str) -> tuple[str, list] | None:
 
 
 def _service_branches(ctx: _Ctx, module: str, alias: str) -> list[tuple[str, list]] | None:
-    """Scope of tickets / feedback (module doc, point 2): for holders of customers, the rows of the
-    customers they may open; for everyone else the module's own view scope; None without any."""
-    con, actor = ctx.con, ctx.actor
-    if actor.role in access.HOLDER_ROLES and actor.role != "admin":
-        if not access.can(con, actor, "customers", "view"):
-            return None
-        parts, args = [], []
-        for cond, params in access.branches(con, actor, "customers", "view", "cs"):
-            parts.append(f"SELECT cs.id FROM customers cs WHERE cs.deleted_at IS NULL AND {cond}")
-            args += params
-        return [(f"{alias}.customer_id IN ({' UNION ALL '.join(parts)})", args)]
-    if not access.can(con, actor, module, "view"):
+    """Scope of tickets / feedback (module doc, point 2): `access.service_branches`, the one rule lists,
+    pages and counts use; None when the viewer may not view the module."""
+    if not access.can(ctx.con, ctx.actor, module, "view"):
         return None
-    return access.branches(con, actor, module, "view", alias)
+    return access.service_branches(ctx.con, ctx.actor, module, "view", alias)
 
 
 def _union(ctx: _Ctx, entity: str, module: str, select: str, table: str, where: str,
