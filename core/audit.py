@@ -69,7 +69,7 @@ FILTERABLE = ("user_id", "entity", "action", "entity_id")
 # every action and entity the services write (catalogue keys audit.action_<a>, entity.<e>)
 ACTIONS = ("create", "update", "delete", "restore", "purge", "lock", "logout", "reset_password",
            "merge", "unmerge", "handover", "submit", "approve", "return", "reopen", "reassign", "export")
-ENTITIES = ("customer", "lead", "contact", "activity", "deal", "order", "task", "ticket", "user", "team",
+ENTITIES = ("customer", "lead", "contact", "activity", "deal", "order", "task", "ticket", "feedback", "user", "team",
             "setting", "permission", "handoff", "target", "pipeline", "product", "option")
 # field -> label key, per entity, where the field's name is not `<entity>.<field>` of the catalogue
 _FIELD_KEYS: dict[str, dict[str, str]] = {

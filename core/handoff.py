@@ -13,8 +13,8 @@ Statuses of a hand-off (handoffs.status):
 One hand-off per customer: it is asked for when the customer's first deal is won, or when the rep sets
 the customer's stage to won by hand (`needed`). Filling it in (`submit_handoff`) is one unit of work:
 the hand-off, exactly one onboarding ticket (linked to the customer and the won deal, in the service
-team's queue, due by the SLA hours of a medium ticket), the customer's stage -> upgrade (written like any
-customer edit: versioned and in the audit log, which is the customer's stage history) and the audit
+team's queue, due by the SLA of a medium ticket in business hours), the customer's stage -> upgrade
+(written like any customer edit: versioned and in the audit log, which is the customer's stage history) and the audit
 rows. Every later step is audited too; the customer's timeline shows each step (core.timeline, kind
 "handoff").
 
@@ -176,9 +176,9 @@ def submit_handoff(con: duckdb.DuckDBPyConnection, actor: Actor, customer_id: An
     """The rep's hand-off of a won customer: what was bought, key contacts, promises made, notes.
 
     In one unit of work: the hand-off (status pending, for the customer's team's manager), exactly one
-    onboarding ticket in the service team's queue (customer, deal, priority medium, status open, due by
-    the SLA hours), the customer's stage -> upgrade (待升级) and the audit rows. Refused when the
-    customer is not won, or already has a hand-off (a second submit, a double click, a colleague)."""
+    onboarding ticket in the service team's queue (customer, deal, priority medium, status new, due by
+    the SLA in business hours: core.tickets.create_ticket), the customer's stage -> upgrade (待升级) and
+    the audit rows. Refused when the customer is not won, or already has a hand-off (a second submit, a double click, a colleague)."""
     access.require(con, actor, "customers", "edit")
     cid = customers.record_id(customer_id)
     clean = fields.clean(con, FIELDS, values, creating=True)
@@ -195,21 +195,17 @@ def submit_handoff(con: duckdb.DuckDBPyConnection, actor: Actor, customer_id: An
                      f"AND stage IN ({_won_stages_sql()})", [cid]):
             raise ValidationError("handoff.not_won", customer=customer["name"])
         now = actor.now
-        sla = db.one(con, "SELECT first_response_hours, resolution_hours FROM sla_targets WHERE priority = ?",
-                     [TICKET_PRIORITY])
-        # the ticket is the service team's: written in the company's language
+        # the ticket is the service team's: written in the company's language; opened through core.tickets
+        # (its 'created' event, due times in business hours from core.sla, its audit rows)
         subject, description = _ticket_text(settings.get(con, "company.default_language"), customer, clean)
-        ticket_id = db.next_id(con, "tickets")
-        records.insert(con, "tickets", {
-            "id": ticket_id, "ticket_no": f"TK{ticket_id:07d}", "customer_id": cid, "subject": subject,
-            "description": description, "category": TICKET_CATEGORY, "priority": TICKET_PRIORITY,
-            "status": "open", "assignee_id": None, "team_id": service_team(con),
-            "deal_id": deal["id"] if deal else None,
-            "purchased_on": (deal or {}).get("closed_on") or clock.local_today(con, now),
-            "opened_at": now,
-            "first_response_due": now + dt.timedelta(hours=sla["first_response_hours"]) if sla else None,
-            "resolution_due": now + dt.timedelta(hours=sla["resolution_hours"]) if sla else None,
-            "created_by": actor.id, "created_at": now, "updated_at": now})
+        from core import tickets  # imports this module's service_team when used
+
+        ticket_id = tickets.create_ticket(
+            con, actor, {"customer_id": cid, "subject": subject, "description": description,
+                         "category": TICKET_CATEGORY, "priority": TICKET_PRIORITY},
+            link={"deal_id": deal["id"] if deal else None,
+                  "purchased_on": (deal or {}).get("closed_on") or clock.local_today(con, now)},
+            checked=True)
         handoff_id = db.next_id(con, "handoffs")
         records.insert(con, "handoffs", {
             "id": handoff_id, "customer_id": cid, "deal_id": deal["id"] if deal else None, "ticket_id": ticket_id,
@@ -228,8 +224,6 @@ def submit_handoff(con: duckdb.DuckDBPyConnection, actor: Actor, customer_id: An
         else:
             con.execute("UPDATE customers SET updated_at = ? WHERE id = ?",
                         [max(now, customer["updated_at"] + dt.timedelta(microseconds=1)), cid])
-        audit.record(con, actor, "create", "ticket", ticket_id, {
-            "category": (None, TICKET_CATEGORY), "subject": (None, subject), "customer_id": (None, cid)})
         audit.record(con, actor, "create", "handoff", handoff_id, {
             "status": (None, "pending"), "customer_id": (None, cid), "deal_id": (None, deal["id"] if deal else None),
             "ticket_id": (None, ticket_id), **{k: (None, v) for k, v in clean.items() if v is not None}})

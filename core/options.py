@@ -1,5 +1,6 @@
 """Option lists the admin edits: lead and customer sources, disqualify reasons, customer levels (客户级别),
-lost reasons of deals (输单原因).
+lost reasons of deals (输单原因), ticket categories and their sub-categories (a sub-category names its
+category in `parent`).
 
 Each option has a code (what records store), names in both languages, a position and an active flag.
 A code in use is never removed, only deactivated: old records keep a value the lists still name.
@@ -15,7 +16,9 @@ from core.context import Actor
 from core.errors import NotFound, ValidationError
 from core.fields import Field, clean_text
 
-LISTS = ("source", "disqualify_reason", "level", "lost_reason")
+LISTS = ("source", "disqualify_reason", "level", "lost_reason", "ticket_category", "ticket_subcategory")
+# lists whose options hang under an option of another list: list -> parent list
+PARENT_LIST = {"ticket_subcategory": "ticket_category"}
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,39}$", re.I)
 _NAME_EN = Field("name_en", "text", "options.name_en", max_len=60)
 _NAME_ZH = Field("name_zh", "text", "options.name_zh", max_len=60)
@@ -27,13 +30,13 @@ def _check_list(name: str) -> None:
 
 
 def options(con: duckdb.DuckDBPyConnection, name: str, include_inactive: bool = False) -> list[dict]:
-    """code, name_en, name_zh, position, active of one list (reference data: anyone may read it)."""
+    """code, name_en, name_zh, position, active, parent of one list (reference data: anyone may read it)."""
     _check_list(name)
     if name == "level":
-        return db.rows(con, "SELECT code, name_en, name_zh, position, TRUE AS active FROM customer_levels "
-                            "ORDER BY position")
-    return db.rows(con, "SELECT code, name_en, name_zh, position, active FROM option_lists WHERE list = ? "
-                        "AND (active OR ?) ORDER BY position, code", [name, include_inactive])
+        return db.rows(con, "SELECT code, name_en, name_zh, position, TRUE AS active, NULL AS parent "
+                            "FROM customer_levels ORDER BY position")
+    return db.rows(con, "SELECT code, name_en, name_zh, position, active, parent FROM option_lists WHERE list = ? "
+                        "AND (active OR ?) ORDER BY parent NULLS FIRST, position, code", [name, include_inactive])
 
 
 def codes(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
@@ -42,10 +45,17 @@ def codes(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
 
 
 def save_option(con: duckdb.DuckDBPyConnection, actor: Actor, name: str, code: str, name_en: str, name_zh: str,
-                active: bool = True) -> None:
-    """Add an option or rename / (de)activate one. Admins (settings edit) only."""
+                active: bool = True, parent: str | None = None) -> None:
+    """Add an option or rename / (de)activate one. Admins (settings edit) only. An option of a list with a
+    parent list (a ticket sub-category) names an existing option of that list as its parent."""
     access.require(con, actor, "settings", "edit")
     _check_list(name)
+    if name in PARENT_LIST:
+        parent = (parent or "").strip()
+        if parent not in codes(con, PARENT_LIST[name]):
+            raise ValidationError("field.required", field="options.parent")
+    else:
+        parent = None
     code = (code or "").strip()
     if not _CODE.match(code):
         raise ValidationError("options.bad_code")
@@ -66,14 +76,15 @@ def save_option(con: duckdb.DuckDBPyConnection, actor: Actor, name: str, code: s
                 con.execute("INSERT INTO customer_levels (code, name_en, name_zh, position) VALUES (?, ?, ?, ?)",
                             [code, en, zh, position])
             else:
-                con.execute("INSERT INTO option_lists VALUES (?, ?, ?, ?, ?, ?)", [name, code, en, zh, position, active])
+                con.execute("INSERT INTO option_lists (list, code, name_en, name_zh, position, active, parent) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?)", [name, code, en, zh, position, active, parent])
             audit.record(con, actor, "create", "option", None, {f"{name}.{code}": (None, f"{en} / {zh}")})
             return
         if name == "level":
             con.execute("UPDATE customer_levels SET name_en = ?, name_zh = ? WHERE code = ?", [en, zh, code])
         else:
-            con.execute("UPDATE option_lists SET name_en = ?, name_zh = ?, active = ? WHERE list = ? AND code = ?",
-                        [en, zh, bool(active), name, code])
+            con.execute("UPDATE option_lists SET name_en = ?, name_zh = ?, active = ?, parent = ? "
+                        "WHERE list = ? AND code = ?", [en, zh, bool(active), parent, name, code])
         audit.record(con, actor, "update", "option", None,
                      {f"{name}.{code}": (f"{old['name_en']} / {old['name_zh']}", f"{en} / {zh}"
                                          + ("" if active else " (inactive)"))})

@@ -158,6 +158,10 @@ def set_value(con: duckdb.DuckDBPyConnection, actor: Actor, key: str, value: Any
             [key, json.dumps(value), actor.now, actor.id],
         )
         audit.record(con, actor, "update", "setting", None, {key: (old, value)})
+        from core import sla  # the working calendar follows its settings (an unusable value is refused here)
+
+        if key in sla.CALENDAR_KEYS:
+            sla.build_calendar(con)
         return value
 
     return db.write(con, work)

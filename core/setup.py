@@ -14,6 +14,9 @@ from core.context import Actor, utcnow
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
     """Migrate and seed what every database needs (idempotent)."""
     db.migrate(con)
+    from core import sla
+
+    sla.ensure_calendar(con)  # the SLA clock's working calendar (rebuilt when its settings change)
     access.seed_defaults(con)
     dedup.backfill(con)  # name keys of rows older than migration 004 (pinyin is computed in Python)
     search.backfill(con)  # search keys of rows older than migration 007

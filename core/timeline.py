@@ -101,8 +101,10 @@ _BRANCHES = {
          "INTO NAME ev VALUE ts) u", 0),
     ],
     "feedback": [
-        ("SELECT 'feedback', 'feedback', f.created_at, f.owner_id, NULL, f.comment, 'kind', NULL, f.kind, f.score, "
-         "NULL, 'feedback', f.id FROM feedback f WHERE f.customer_id = ? AND f.deleted_at IS NULL", 1),
+        # CSAT (with its ticket), NPS, complaints and suggestions (subject; open or closed: old_value)
+        ("SELECT 'feedback', 'feedback', f.created_at, coalesce(f.created_by, f.owner_id), f.subject, f.comment, "
+         "'kind', CASE WHEN f.kind IN ('complaint', 'suggestion') THEN f.status END, f.kind, f.score, NULL, "
+         "'feedback', f.id FROM feedback f WHERE f.customer_id = ? AND f.deleted_at IS NULL", 1),
     ],
     # the won hand-off (流转单), one entry per step from its audit rows (core.handoff): filled in (what was
     # bought, the promises), submitted by the manager, approved (the level) or returned, with the comment

@@ -96,6 +96,7 @@ def company_app(folder: Path, prepare=None):
     mp = pytest.MonkeyPatch()
     mp.setenv("CRM_DB", str(path))
     mp.setenv("CRM_SECRETS", str(folder / "secrets.toml"))
+    mp.setenv("CRM_SCHEDULER", "off")  # no background jobs under AppTest (tests run the jobs themselves)
     st.cache_resource.clear()
     try:
         yield company

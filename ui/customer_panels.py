@@ -34,6 +34,7 @@ ENTITY_PAGES = {
     "order": "views/orders.py",
     "ticket": "views/tickets.py",
     "campaign": "views/campaigns.py",
+    "feedback": "views/feedback.py",
 }
 KIND_ICONS = {"followup": ":material/call:", "deal": ":material/handshake:", "order": ":material/receipt_long:",
               "ticket": ":material/support_agent:", "campaign": ":material/campaign:",
@@ -200,11 +201,13 @@ def _lines(row: dict, names_of: dict) -> list[str]:
         if amount:
             facts.append(_plain("timeline.amount", amount=amount))
         out += [row["title"] or "", " · ".join(x for x in facts if x)]
-    elif kind == "feedback":
+    elif kind == "feedback":  # CSAT / NPS with the score; a complaint or suggestion with its subject and status
         facts = [_known(f"feedback.kind_{row['new_value']}", row["new_value"])]
         if row["amount"] is not None:
             facts.append(_plain("timeline.score", score=f"{row['amount']:g}"))
-        out += [" · ".join(x for x in facts if x), row["detail"] or ""]
+        if row["old_value"]:
+            facts.append(_known(f"feedback.status_{row['old_value']}", row["old_value"]))
+        out += [row["title"] or "", " · ".join(x for x in facts if x), row["detail"] or ""]
     elif kind == "handoff":  # the won hand-off's steps (core.handoff): what was bought, the level, the comment
         if row["title"]:
             out.append(_plain("handoff.line_bought", text=row["title"]))
@@ -402,6 +405,21 @@ def record_panels(con, actor, customer_id, on_saved: Callable[[int], None] | Non
         if core_deals.can_create(con, actor, cid) and "deal" in _page_links(con, actor):
             st.page_link(ENTITY_PAGES["deal"], label=t("deal.new_for_customer"), icon=":material/add_business:",
                          query_params={"new": "1", "customer": str(cid)})
+    with errors.handled():  # a new service ticket (服务工单) on this customer, for those who may open tickets
+        from core import tickets as core_tickets
+
+        if core_tickets.can_create(con, actor, cid) and "ticket" in _page_links(con, actor):
+            st.page_link(ENTITY_PAGES["ticket"], label=t("ticket.new_for_customer"), icon=":material/support_agent:",
+                         query_params={"new": "1", "customer": str(cid)})
+    with errors.handled():  # customer feedback (客户反馈): an NPS answer or a complaint, for those who may record it
+        from core import feedback as core_feedback
+
+        if "feedback" in _page_links(con, actor) and core_feedback.can_create(con, actor, cid):
+            row = st.container(horizontal=True)
+            row.page_link(ENTITY_PAGES["feedback"], label=t("feedback.new_for_customer_nps"),
+                          icon=":material/add_reaction:", query_params={"new": "nps", "customer": str(cid)})
+            row.page_link(ENTITY_PAGES["feedback"], label=t("feedback.new_for_customer_complaint"),
+                          icon=":material/report:", query_params={"new": "complaint", "customer": str(cid)})
     left, right = st.columns([2, 3], gap="large")
     with left:
         with errors.handled():

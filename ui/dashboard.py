@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+import polars as pl
 import streamlit as st
 
 from core import clock, options, targets
 from core.analytics import dashboards, drill, funnel, metrics
 from core.errors import CRMError
+from core.export import MAX_ROWS
 from core.i18n import translate
-from ui import tables
+from ui import export, tables
 from ui.i18n import lang, t
 
 PERIODS = ("this_month", "last_month", "this_quarter", "last_30", "last_90", "this_year", "custom")
@@ -214,15 +216,24 @@ FUNNEL_COLUMNS = {"deal": {"name": "dash.col_name", "customer_name": "dash.col_c
 FUNNEL_PAGES = {"deal": "views/deals.py", "lead": "views/leads.py"}
 
 
-def funnel_records(con, me, p: metrics.Period, filters: metrics.Filters, spec: dict, page: int):
-    """One page of the records behind a funnel step, with the dashboard's period and filters: (frame, total)."""
+MAX_EXPORT = MAX_ROWS
+EXPORT_PAGE = funnel.MAX_PAGE_SIZE
+
+
+def _funnel_page(con, me, p: metrics.Period, filters: metrics.Filters, spec: dict, page: int, size: int,
+                 language: str):
     if spec["which"] == "deal":
         df, total = funnel.stage_deals(con, me, spec["pipeline_id"], spec["stage"], p, filters, page=page + 1,
-                                       page_size=drill.PAGE_SIZE)
-        df = df.with_columns(df[f"stage_name_{lang()}"].fill_null(df["stage"]).alias("stage_name"))
+                                       page_size=size)
+        df = df.with_columns(df[f"stage_name_{language}"].fill_null(df["stage"]).alias("stage_name"))
     else:
-        df, total = funnel.stage_leads(con, me, spec["stage"], p, filters, page=page + 1, page_size=drill.PAGE_SIZE)
+        df, total = funnel.stage_leads(con, me, spec["stage"], p, filters, page=page + 1, page_size=size)
     return df, total
+
+
+def funnel_records(con, me, p: metrics.Period, filters: metrics.Filters, spec: dict, page: int):
+    """One page of the records behind a funnel step, with the dashboard's period and filters: (frame, total)."""
+    return _funnel_page(con, me, p, filters, spec, page, drill.PAGE_SIZE, lang())
 
 
 def records_table(con, me, p: metrics.Period, filters: metrics.Filters) -> None:
@@ -257,6 +268,20 @@ def records_table(con, me, p: metrics.Period, filters: metrics.Filters) -> None:
         picked = tables.select_one(frame, cols, key=f"dash_rows_{state['key']}_{spec['stage']}")
         if picked is not None:
             st.switch_page(FUNNEL_PAGES[spec["which"]], query_params={"id": str(picked)})
+        language = lang()
+
+        def every_step_row(cur):
+            """Every record behind the step, page by page (the funnel's pages hold at most 500 rows)."""
+            parts, done = [], 0
+            while done < min(total, MAX_EXPORT):
+                df, _n = _funnel_page(cur, me, shown_p, filters, spec, done // EXPORT_PAGE, EXPORT_PAGE, language)
+                if df.height == 0:
+                    break
+                parts.append(df)
+                done += df.height
+            return pl.concat(parts, how="diagonal_relaxed") if parts else frame.clear()
+        export.buttons(con, me, "deals" if spec["which"] == "deal" else "leads", every_step_row, cols,
+                       state["title"], total=total, key=f"dash_export_{state['key']}")
         return
     df = result.frame
     if result.open_id != "id":
@@ -265,3 +290,8 @@ def records_table(con, me, p: metrics.Period, filters: metrics.Filters) -> None:
     picked = tables.select_one(df, cols, key=f"dash_rows_{state['key']}")
     if picked is not None:
         st.switch_page(result.open_page, query_params={"id": str(picked)})
+    key, narrow = state["key"], state.get("narrow")
+    limit = min(max(total, 1), MAX_EXPORT)
+    export.buttons(con, me, drill.set_of(key).module,
+                   lambda cur: drill.export_rows(cur, me, key, shown_p, filters, narrow, limit).frame,
+                   cols, state["title"], total=total, key=f"dash_export_{key}")

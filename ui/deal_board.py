@@ -115,9 +115,16 @@ def _closing_form(c, me, stages: dict) -> None:
 
 
 # ------------------------------------------------------------------------------------------ board
+def _open_deal(deal_id: int) -> None:
+    st.query_params["id"] = str(deal_id)
+
+
 def _card(c, me, card: dict, column: dict, stages: dict, may_edit: bool) -> None:
     with st.container(border=True):
-        st.page_link(DEALS_PAGE, label=md(card["name"]), query_params={"id": str(card["id"])})
+        # a button setting ?id=, not an st.page_link to this page: with Streamlit 1.67 that draws the deal but
+        # leaves the browser's address at the board, so the deal page's next rerun went back to the board
+        st.button(md(card["name"]), key=f"board_card_{card['id']}", type="tertiary", on_click=_open_deal,
+                  args=(card["id"],))
         facts = [md(card["customer_name"] or "—"), _money(card["amount"], card["currency"])]
         closed = column["is_won"] or column["is_lost"]
         when = card["closed_on"] if closed else card["expected_close"]

@@ -29,6 +29,8 @@ PAGES = (
     PageSpec("views/leads.py", "page.leads", ":material/person_search:", "nav.work", ("leads", "view")),
     PageSpec("views/deals.py", "page.pipeline", ":material/view_kanban:", "nav.work", ("deals", "view")),
     PageSpec("views/orders.py", "page.orders", ":material/receipt_long:", "nav.work", ("orders", "view")),
+    PageSpec("views/tickets.py", "page.service_desk", ":material/support_agent:", "nav.work", ("tickets", "view")),
+    PageSpec("views/feedback.py", "page.feedback", ":material/reviews:", "nav.work", ("feedback", "view")),
     PageSpec("views/account.py", "page.account", ":material/person:", "nav.work", None),
     PageSpec("views/forecast.py", "page.forecast", ":material/trending_up:", "nav.manage", ("deals", "view")),
     PageSpec("views/targets.py", "page.targets", ":material/flag:", "nav.manage", ("deals", "view")),
@@ -45,6 +47,8 @@ PAGES = (
     PageSpec("views/admin_pipelines.py", "page.pipelines", ":material/linear_scale:", "nav.admin",
              ("settings", "edit")),
     PageSpec("views/admin_settings.py", "page.settings", ":material/settings:", "nav.admin", ("settings", "edit")),
+    PageSpec("views/admin_service.py", "page.service_rules", ":material/more_time:", "nav.admin",
+             ("settings", "edit")),
     PageSpec("views/admin_recycle.py", "page.recycle", ":material/delete:", "nav.admin", ("recycle", "view")),
     PageSpec("views/admin_audit.py", "page.audit", ":material/history:", "nav.admin", ("audit", "view")),
 )

@@ -20,7 +20,8 @@ ROLES = access.ROLES
 fields_tab, lists_tab = st.tabs([t("fields.tab_fields"), t("fields.tab_lists")])
 
 with fields_tab:
-    obj = st.segmented_control(t("fields.object"), ("customer", "lead", "contact", "deal"), key="fld_obj",
+    obj = st.segmented_control(t("fields.object"), ("customer", "lead", "contact", "deal", "ticket"),
+                               key="fld_obj",
                                format_func=lambda o: t(f"entity.{o}")) or "customer"
     with errors.handled():
         defs = fields.definitions(c, obj)
@@ -97,7 +98,8 @@ with lists_tab:
         for r in rows:
             a, b, d, e = st.columns([2, 4, 1, 1], vertical_alignment="center")
             a.text(r["code"])
-            b.text(f"{r['name_en']} / {r['name_zh']}" + ("" if r["active"] else f" ({t('fields.inactive')})"))
+            b.text((f"{r['parent']} › " if r["parent"] else "") + f"{r['name_en']} / {r['name_zh']}"
+                   + ("" if r["active"] else f" ({t('fields.inactive')})"))
             if d.button("↑", key=f"opt_up_{which}_{r['code']}"):
                 with errors.handled():
                     options.move_option(c, me, which, r["code"], -1)
@@ -113,8 +115,13 @@ with lists_tab:
         en = o2.text_input(t("options.name_en"), max_chars=60)
         zh = o3.text_input(t("options.name_zh"), max_chars=60)
         active = o4.checkbox(t("fields.active"), True, disabled=which == "level")
+        parent = None
+        if which in options.PARENT_LIST:
+            parents = {o["code"]: f"{o['name_en']} / {o['name_zh']}"
+                       for o in options.options(c, options.PARENT_LIST[which], include_inactive=True)}
+            parent = st.selectbox(t("options.parent"), list(parents), format_func=lambda x: parents.get(x, x))
         if st.form_submit_button(t("action.save"), type="primary"):
             with errors.handled():
-                options.save_option(c, me, which, code, en, zh, active)
+                options.save_option(c, me, which, code, en, zh, active, parent=parent)
                 forms.flash(t("fields.option_saved", code=code.strip()))
                 st.rerun()

@@ -9,9 +9,10 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from core import options, pipelines
-from core.analytics import dashboards, metrics, quality
-from ui import dashboard as ui, errors
+from core import clock, options, pipelines
+from core.analytics import dashboards, drill, metrics, quality
+from core.errors import CRMError
+from ui import dashboard as ui, errors, export
 from ui.i18n import lang, t
 from ui.session import actor, con
 
@@ -22,11 +23,20 @@ LAYOUT = {"height": 320, "margin": {"l": 10, "r": 10, "t": 30, "b": 10}, "legend
           "clickmode": "event+select"}
 
 
-def chart(fig: go.Figure, key: str):
-    """A chart whose bars can be clicked: the points picked (x, y, customdata) or []."""
+def png_config(name: str) -> dict:
+    """Plotly's toolbar: always shown, no logo, its camera button (toImage) saves a PNG named after the
+    chart and the company's day."""
+    today = clock.local_today(c, me.now).isoformat()
+    return {"displayModeBar": True, "displaylogo": False,
+            "toImageButtonOptions": {"format": "png", "filename": f"{name} {today}", "scale": 2}}
+
+
+def chart(fig: go.Figure, key: str, name: str | None = None):
+    """A chart whose bars can be clicked: the points picked (x, y, customdata) or []. Its toolbar saves it
+    as a PNG (`name`: the file's name, translated)."""
     fig.update_layout(**LAYOUT)
     event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points",
-                            config={"displayModeBar": True, "displaylogo": False})
+                            config=png_config(name or key))
     try:
         return list(event.selection.points) if event and event.selection else []
     except AttributeError:
@@ -100,11 +110,64 @@ def funnel_chart(fn: pl.DataFrame, key: str, which: str, pipeline_id, title_key:
                               hovertemplate="%{y}<br>%{text}<br>%{hovertext}<extra></extra>",
                               marker={"color": "#1565c0" if which == "deal" else "#2e7d32"}))
     by_code = dict(zip(fn["stage"].to_list(), step_names))
-    clicked(key, chart(fig, key),
+    clicked(key, chart(fig, key, plain("dash.deal_funnel" if which == "deal" else "dash.funnel")),
             lambda v: ui.open_funnel(which, v, t(title_key, stage=by_code.get(v, v)), pipeline_id, period=fp))
 
 
-with errors.handled():
+def ticket_categories() -> dict:
+    """Ticket category code -> name in the user's language (the service desk's option list when it has
+    one; the codes otherwise)."""
+    try:
+        return names(options.options(c, "ticket_category", include_inactive=True))
+    except CRMError:
+        return {}
+
+
+def forecast_section(fc) -> None:
+    """The forecast by expected close month: weighted and best case per month beside the target."""
+    st.subheader(t("dash.forecast"))
+    if fc is None:
+        st.info(t("dash.forecast_filtered"))
+        return
+    st.caption(t("dash.forecast_help", months=fc.height))
+    if not (fc["weighted"].sum() or fc["best_case"].sum() or fc["target"].fill_null(0).sum()):
+        st.info(t("dash.nothing"))
+        return
+    xs = [m.strftime("%Y-%m") for m in fc["month"]]
+    fig = go.Figure()
+    fig.add_bar(x=xs, y=fc["weighted"].round(0).to_list(), name=plain("dash.fc_weighted"), marker_color="#1565c0")
+    fig.add_bar(x=xs, y=fc["best_case"].round(0).to_list(), name=plain("dash.fc_best_case"), marker_color="#90caf9")
+    if fc["target"].null_count() < fc.height:
+        fig.add_scatter(x=xs, y=fc["target"].to_list(), name=plain("dash.fc_target"), mode="lines+markers",
+                        line={"color": "#c62828", "dash": "dot"})
+    fig.update_layout(barmode="group", **LAYOUT)
+    st.plotly_chart(fig, key="dash_forecast", config=png_config(plain("dash.forecast")))
+
+
+def campaign_section(camp: pl.DataFrame) -> None:
+    """Each campaign's sends, responses and ROI in the period (they add up to the campaign cards)."""
+    st.subheader(t("dash.campaigns"))
+    if camp.height == 0:
+        st.info(t("dash.nothing"))
+        return
+    channel = {k: plain(f"campaign.channel_{k}") for k in ("email", "sms", "phone", "event")}
+    shown = camp.with_columns(pl.col("channel").replace_strict(channel, default=pl.col("channel")),
+                              (pl.col("response_rate") * 100).round(2), (pl.col("roi") * 100).round(1),
+                              pl.col("revenue").round(0), pl.col("cost").round(0))
+    fig = go.Figure(go.Bar(x=shown["name"].to_list(), y=shown["response_rate"].to_list(),
+                           name=plain("dash.col_response_pct"), marker_color="#2e7d32"))
+    fig.add_scatter(x=shown["name"].to_list(), y=shown["roi"].to_list(), name=plain("dash.col_roi_pct"),
+                    yaxis="y2", mode="markers+lines")
+    fig.update_layout(yaxis2={"overlaying": "y", "side": "right"}, **LAYOUT)
+    st.plotly_chart(fig, key="dash_campaigns", config=png_config(plain("dash.campaigns")))
+    cols = {"name": "dash.col_campaign", "channel": "dash.col_channel", "sent": "dash.col_sent",
+            "responded": "dash.col_responded", "response_rate": "dash.col_response_pct", "revenue": "dash.col_revenue",
+            "cost": "dash.col_cost", "roi": "dash.col_roi_pct"}
+    ui.tables.show(shown, cols, key="dash_campaign_table")
+    export.buttons(c, me, "campaigns", shown, cols, plain("dash.campaigns"), key="dash_campaign_export")
+
+
+with errors.handled(), metrics.shared_lookups():   # one run's contexts share their lookups
     kind = dashboards.kind_of(me)
     p, compare = ui.period_picker(c, me)
     filters = ui.filter_bar(c, me)
@@ -139,7 +202,7 @@ with errors.handled():
                         customdata=[m.isoformat() for m in trend["month"]], marker_color="#1565c0")
             fig.add_scatter(x=xs, y=trend["previous"].to_list(), name=plain("dash.previous_period"),
                             mode="lines+markers", line={"color": "#9e9e9e"})
-            clicked("dash_trend", chart(fig, "dash_trend"),
+            clicked("dash_trend", chart(fig, "dash_trend", plain("dash.trend")),
                     lambda v: (set_focus(month=v, label=v[:7]),
                                ui.open_drill("won_deals", t("dash.won_in", month=v[:7]), period=month_period(
                                    dt.date.fromisoformat(v)))))
@@ -154,9 +217,11 @@ with errors.handled():
                 fig = go.Figure(go.Bar(y=[reason_names.get(x, x or plain("dash.none")) for x in codes],
                                        x=lost["n"].to_list(), orientation="h", customdata=codes,
                                        marker_color="#c62828"))
-                clicked("dash_lost", chart(fig, "dash_lost"),
+                clicked("dash_lost", chart(fig, "dash_lost", plain("dash.lost_reasons")),
                         lambda v: ui.open_drill("lost_deals", t("dash.lost_for", reason=reason_names.get(v, v)),
                                                 narrow={"reason": v or None}, period=fp))
+
+        forecast_section(data.get("forecast"))
 
         # the leaderboard, sortable by any of its KPIs
         st.subheader(t("dash.leaderboard"))
@@ -173,17 +238,19 @@ with errors.handled():
                       "new_customers": "new_customers", "new_leads": "new_leads", "followups": "followups",
                       "attainment": "won_deals"}
             who = dict(zip(board["owner_id"].to_list(), board["name"].to_list()))
-            clicked("dash_board", chart(fig, "dash_board"),
+            clicked("dash_board", chart(fig, "dash_board", plain("dash.leaderboard")),
                     lambda v: (set_focus(owner_id=int(v), label=who.get(int(v)) or str(v)),
                                ui.open_drill(set_of[by], t("dash.records_of_rep", what=plain(f"dash.lb_{by}"),
                                                            who=who.get(int(v)) or ""), period=fp)))
             shown = board.with_columns((pl.col("win_rate") * 100).round(1), (pl.col("attainment") * 100).round(1),
-                                       pl.col("won_revenue").round(0))
-            ui.tables.show(shown, {"name": "dash.col_owner", "won_revenue": "dash.lb_won_revenue",
-                                   "won_deals": "dash.lb_won_deals", "win_rate": "dash.lb_win_rate_pct",
-                                   "new_customers": "dash.lb_new_customers", "new_leads": "dash.lb_new_leads",
-                                   "followups": "dash.lb_followups", "target": "dash.lb_target",
-                                   "attainment": "dash.lb_attainment_pct"}, key="dash_board_table")
+                                       pl.col("won_revenue").round(0), pl.col("target").round(0))
+            board_cols = {"name": "dash.col_owner", "won_revenue": "dash.lb_won_revenue",
+                          "won_deals": "dash.lb_won_deals", "win_rate": "dash.lb_win_rate_pct",
+                          "new_customers": "dash.lb_new_customers", "new_leads": "dash.lb_new_leads",
+                          "followups": "dash.lb_followups", "target": "dash.lb_target",
+                          "attainment": "dash.lb_attainment_pct"}
+            ui.tables.show(shown, board_cols, key="dash_board_table")
+            export.buttons(c, me, "analytics", shown, board_cols, plain("dash.leaderboard"), key="dash_board_export")
             # target attainment per rep
             goals = board.filter(pl.col("attainment").is_not_null())
             if goals.height:
@@ -192,7 +259,7 @@ with errors.handled():
                                        y=(goals["attainment"] * 100).to_list(),
                                        customdata=goals["owner_id"].to_list(), marker_color="#6a1b9a"))
                 fig.add_hline(y=100, line_dash="dot", line_color="#c62828")
-                clicked("dash_att", chart(fig, "dash_att"),
+                clicked("dash_att", chart(fig, "dash_att", plain("dash.attainment")),
                         lambda v: (set_focus(owner_id=int(v), label=who.get(int(v)) or str(v)),
                                    ui.open_drill("won_deals", t("dash.records_of_rep", what=plain("dash.lb_won_revenue"),
                                                                 who=who.get(int(v)) or ""), period=fp)))
@@ -224,7 +291,7 @@ with errors.handled():
                 fig = go.Figure(go.Bar(x=[stage_names.get(s, s) for s in stages["grp"]], y=stages["amount"].to_list(),
                                        customdata=stages["grp"].to_list(), text=stages["n"].to_list(),
                                        marker_color="#1565c0"))
-                clicked("dash_stages", chart(fig, "dash_stages"),
+                clicked("dash_stages", chart(fig, "dash_stages", plain("dash.my_pipeline")),
                         lambda v: ui.open_drill("open_deals", t("dash.open_in", stage=stage_names.get(v, v)),
                                                 narrow={"status": v}, period=fp))
         with right:
@@ -233,28 +300,89 @@ with errors.handled():
             fig = go.Figure(go.Bar(x=[t(x.label_key) for x in fg], y=[x.value or 0 for x in fg],
                                    customdata=[x.key for x in fg], marker_color="#ef6c00"))
             labels = {x.key: t(x.label_key) for x in fg}
-            clicked("dash_forgotten", chart(fig, "dash_forgotten"),
+            clicked("dash_forgotten", chart(fig, "dash_forgotten", plain("dash.forgotten")),
                     lambda v: ui.open_drill(v, labels.get(v, v), period=fp))
 
     elif kind == "service":
         data = dashboards.service(c, me, fp, ff, compare)
         ui.cards(data["cards"], key="svc")
+        priority_names = {k: plain(f"ticket.priority_{k}") for k in ("critical", "high", "medium", "low")}
+        category_names = ticket_categories()
         left, right = st.columns(2)
-        for col, name, set_key, title, narrow_key in ((left, "backlog", "backlog", "dash.backlog_by_priority", "priority"),
-                                                     (right, "categories", "new_tickets", "dash.tickets_by_category",
-                                                      "reason")):
+        with left:  # the backlog at the period's end by age and priority (a segment opens its tickets)
+            st.subheader(t("dash.backlog_by_age"))
+            age = data["age"]
+            if age.height == 0:
+                st.info(t("dash.nothing"))
+            else:
+                ages = [b[0] for b in drill.AGE_BUCKETS]
+                age_names = {b: plain(f"dash.age_{b}") for b in ages}
+                fig = go.Figure()
+                colours = {"critical": "#b71c1c", "high": "#ef6c00", "medium": "#00838f", "low": "#90a4ae"}
+                for prio in sorted(set(age["grp2"].to_list()), key=lambda x: (list(colours).index(x)
+                                                                             if x in colours else 9, x or "")):
+                    part = dict(zip(*age.filter(pl.col("grp2").eq_missing(prio)).select("grp", "n").to_dict(
+                        as_series=False).values()))
+                    fig.add_bar(x=[age_names[b] for b in ages], y=[part.get(b, 0) for b in ages],
+                                name=priority_names.get(prio, prio or plain("dash.none")),
+                                customdata=[f"{b}|{prio or ''}" for b in ages], marker_color=colours.get(prio))
+                fig.update_layout(barmode="stack")
+
+                def open_age(v: str) -> None:
+                    b, _, prio = v.partition("|")
+                    ui.open_drill("backlog", plain("dash.backlog_of", age=age_names.get(b, b),
+                                                   priority=priority_names.get(prio, prio or plain("dash.none"))),
+                                  narrow={"age": b, "priority": prio or None}, period=fp)
+                clicked("dash_age", chart(fig, "dash_age", plain("dash.backlog_by_age")), open_age)
+        with right:  # new tickets by category
+            st.subheader(t("dash.tickets_by_category"))
+            df = data["categories"]
+            if df.height == 0:
+                st.info(t("dash.nothing"))
+            else:
+                codes = [g if g is not None else "" for g in df["grp"]]
+                fig = go.Figure(go.Bar(x=[category_names.get(g, g or plain("dash.none")) for g in codes],
+                                       y=df["n"].to_list(), customdata=codes, marker_color="#00838f"))
+                clicked("dash_categories", chart(fig, "dash_categories", plain("dash.tickets_by_category")),
+                        lambda v: ui.open_drill("new_tickets", f"{plain('dash.tickets_by_category')} · "
+                                                f"{category_names.get(v, v or plain('dash.none'))}",
+                                                narrow={"reason": v or None}, period=fp))
+        # SLA compliance, first response, resolution and CSAT by agent and by category (the cards' statement)
+        agents = data["agents"].with_columns(pl.col("name").fill_null(plain("dash.none")))
+        cats = data["by_category"].with_columns(
+            pl.col("grp").replace_strict(category_names, default=pl.col("grp")).fill_null(plain("dash.none"))
+            .alias("name"))
+        left, right = st.columns(2)
+        for col, df, title, key in ((left, agents, "dash.csat_by_agent", "dash_csat_agent"),
+                                    (right, cats, "dash.csat_by_category", "dash_csat_category")):
             with col:
                 st.subheader(t(title))
-                df = data[name]
-                if df.height == 0:
+                rated = df.filter(pl.col("csat").is_not_null()).sort("csat", descending=True)
+                if rated.height == 0:
                     st.info(t("dash.nothing"))
                     continue
-                codes = [g if g is not None else "" for g in df["grp"]]
-                fig = go.Figure(go.Bar(x=[g or plain("dash.none") for g in codes], y=df["n"].to_list(),
-                                       customdata=codes, marker_color="#00838f"))
-                clicked(f"dash_{name}", chart(fig, f"dash_{name}"),
-                        lambda v, sk=set_key, nk=narrow_key, tk=title: ui.open_drill(
-                            sk, f"{plain(tk)} · {v or plain('dash.none')}", narrow={nk: v or None}, period=fp))
+                fig = go.Figure(go.Bar(x=rated["name"].to_list(), y=rated["csat"].round(2).to_list(),
+                                       text=[plain("dash.rated_n", count=f"{n:,}") for n in rated["rated"]],
+                                       marker_color="#6a1b9a"))
+                fig.update_layout(yaxis={"range": [0, 5]})
+                st.plotly_chart(fig.update_layout(**LAYOUT), key=key, config=png_config(plain(title)))
+        for df, title, first_col, key in ((agents, "dash.by_agent", "dash.col_agent", "dash_svc_agents"),
+                                          (cats, "dash.by_category", "dash.col_category", "dash_svc_categories")):
+            st.subheader(t(title))
+            if df.height == 0:
+                st.info(t("dash.nothing"))
+                continue
+            shown = df.with_columns((pl.col("sla_compliance") * 100).round(1),
+                                    *[pl.col(x).round(2) for x in ("first_response_median_h", "first_response_p90_h",
+                                                                   "resolution_median_h", "resolution_p90_h", "csat")])
+            cols = {"name": first_col, "new_tickets": "kpi.new_tickets", "backlog": "kpi.backlog",
+                    "resolved": "dash.col_resolved", "sla_compliance": "dash.col_sla_pct",
+                    "first_response_median_h": "kpi.first_response_median_h",
+                    "first_response_p90_h": "kpi.first_response_p90_h",
+                    "resolution_median_h": "kpi.resolution_median_h", "resolution_p90_h": "kpi.resolution_p90_h",
+                    "csat": "kpi.csat", "rated": "dash.col_rated", "tickets_inconsistent": "dash.col_inconsistent"}
+            ui.tables.show(shown, cols, key=key)
+            export.buttons(c, me, "tickets", shown, cols, plain(title), key=f"{key}_export")
 
     else:  # marketing
         data = dashboards.marketing(c, me, fp, ff, compare)
@@ -273,10 +401,11 @@ with errors.handled():
             fig.add_scatter(x=xs, y=src["won_revenue"].to_list(), name=plain("dash.lb_won_revenue"), yaxis="y2",
                             mode="markers+lines", customdata=codes)
             fig.update_layout(yaxis2={"overlaying": "y", "side": "right"}, barmode="group")
-            clicked("dash_sources", chart(fig, "dash_sources"),
+            clicked("dash_sources", chart(fig, "dash_sources", plain("dash.by_source")),
                     lambda v: (set_focus(source=v, label=source_names.get(v, v)) if v else None,
                                ui.open_drill("new_leads", t("dash.leads_from", source=source_names.get(v, v)),
                                              narrow={"source": v or None}, period=fp)))
+        campaign_section(data["campaigns"])
 
     ui.records_table(c, me, fp, ff)
 

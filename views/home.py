@@ -4,7 +4,8 @@ import streamlit as st
 
 from core import access, clock, customers
 from core.analytics import kpis
-from ui import errors, tables
+from ui import errors, nav, tables
+from ui import notifications as notices
 from ui.i18n import names, t
 from ui.session import actor, con
 
@@ -14,6 +15,7 @@ PER_ROW = 4
 me, c = actor(), con()
 st.title(t("home.title", name=me.name))
 st.caption(t("home.subtitle", date=clock.local_today(c, me.now).isoformat()))
+notices.render(c, me, {p.path for p in nav.allowed(c, me)})  # unread notifications (SLA breaches...) first
 
 
 def scope_help(module: str) -> str:
@@ -107,3 +109,15 @@ with errors.handled():
             tables.show(due, {"name": "customer.name", "phone": "customer.phone", "stage": "customer.stage",
                               "next_followup_at": "customer.next_followup_at", "owner_name": "customer.owner"},
                         key="followups")
+            # the table holds the most overdue first and stops at kpis.followups_due's limit: say so, and
+            # lead to the whole lists (today's are the last rows, so they are the ones cut off)
+            total = (figures.get("followups_due") or 0) + (figures.get("followups_overdue") or 0)
+            if due.height < total:
+                st.caption(t("home.rows_more", shown=f"{due.height:,}", n=f"{total:,}"))
+                left, right = st.columns(2)
+                with left:
+                    st.page_link(CUSTOMERS_PAGE, label=t("home.followups_today_list"),
+                                 query_params={"holder": "owned", "due": "today"}, icon=":material/list:")
+                with right:
+                    st.page_link(CUSTOMERS_PAGE, label=t("home.followups_overdue_list"),
+                                 query_params={"holder": "owned", "due": "overdue"}, icon=":material/list:")

@@ -23,7 +23,7 @@ from typing import Callable
 import duckdb
 import polars as pl
 
-from core import clock
+from core import export
 from core.analytics import metrics
 from core.context import Actor
 from core.errors import ValidationError
@@ -31,8 +31,23 @@ from core.errors import ValidationError
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 BY = {"owner": "v.owner_id", "team": "v.team_id", "source": "v.source", "status": "v.status",
-      "reason": "v.reason", "priority": "v.priority", "month": "month"}
-NARROW = ("status", "reason", "priority", "source", "owner_id")
+      "reason": "v.reason", "priority": "v.priority", "month": "month", "age": "age"}
+NARROW = ("status", "reason", "priority", "source", "owner_id", "age")
+# age buckets (code, from days included, to days excluded): how old a row (`dated`: a ticket's opening) is
+# at the period's end (the instant the backlog is taken at: its end, or now while it runs)
+AGE_BUCKETS = (("d0_1", 0, 1), ("d1_3", 1, 3), ("d3_7", 3, 7), ("d7_30", 7, 30), ("d30", 30, None))
+
+
+def _age_sql(col: str, asof: dt.datetime) -> tuple[str, list]:
+    """The age bucket code of `col` at `asof` (AGE_BUCKETS) as SQL, and its parameters."""
+    parts, args = [], []
+    for code, _lo, hi in AGE_BUCKETS:
+        if hi is None:
+            parts.append(f"ELSE '{code}'")
+        else:
+            parts.append(f"WHEN {col} > ? THEN '{code}'")
+            args.append(asof - dt.timedelta(days=hi))
+    return f"CASE {' '.join(parts[:-1])} {parts[-1]} END", args
 
 _NULLS = {"customer_id": "NULL::BIGINT", "source": "NULL::VARCHAR", "priority": "NULL::VARCHAR",
           "reason": "NULL::VARCHAR", "amount": "NULL::DECIMAL(18,2)", "status": "NULL::VARCHAR"}
@@ -74,7 +89,7 @@ def _forgotten(n: int | None):
 
 def _open_post(ctx) -> tuple[str, list]:
     """Deals open at the end of the period (metrics._deals): the stage at that instant from the history."""
-    day = clock.local_today(ctx.con, ctx.cur.asof) - dt.timedelta(days=1)
+    day = ctx.local_day(ctx.cur.asof) - dt.timedelta(days=1)
     sql = ("cand AS (SELECT * FROM v0 WHERE v0.created_at < ? AND (v0.closed_on IS NULL OR v0.closed_on >= ?)), "
            "h AS (SELECT deal_id, changed_at, to_stage FROM deal_stage_history WHERE deal_id IN (SELECT id FROM cand)), "
            "st AS (SELECT cand.id, coalesce(arg_max(h.to_stage, h.changed_at), any_value(cand.status)) AS stage_at "
@@ -192,9 +207,13 @@ def _rows_sql(con, actor: Actor, rs: RecordSet, p: metrics.Period, filters: metr
         head = f"WITH v AS ({sql})"
     cond, cargs = [], []
     for k, value in (narrow or {}).items():
-        if k not in NARROW:
+        if k not in NARROW or (k == "age" and value not in {b[0] for b in AGE_BUCKETS}):
             raise ValidationError("kpi.unknown", value=str(k)[:40])
-        if value is None:
+        if k == "age":
+            age, aargs = _age_sql("v.dated", ctx.cur.asof)
+            cond.append(f"{age} = ?")
+            cargs += aargs + [value]
+        elif value is None:
             cond.append(f"v.{k} IS NULL")
         else:
             cond.append(f"v.{k} = ?")
@@ -207,8 +226,21 @@ def records(con: duckdb.DuckDBPyConnection, actor: Actor, key: str, p: metrics.P
             filters: metrics.Filters | None = None, narrow: dict | None = None, page: int = 0,
             page_size: int = PAGE_SIZE) -> Page:
     """One page of the records behind KPI (or set) `key` over the period, newest first, with the total."""
+    return _records(con, actor, key, p, filters, narrow, max(int(page), 0), min(max(int(page_size), 1), MAX_PAGE_SIZE))
+
+
+def export_rows(con: duckdb.DuckDBPyConnection, actor: Actor, key: str, p: metrics.Period,
+                filters: metrics.Filters | None = None, narrow: dict | None = None,
+                limit: int = export.MAX_ROWS) -> Page:
+    """Every record behind `key` (up to `limit`, at most core.export.MAX_ROWS) in one statement, for a
+    download of the drill-down table: the same rows and order as its pages."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= export.MAX_ROWS:
+        raise ValidationError("export.too_many", max=f"{export.MAX_ROWS:,}")
+    return _records(con, actor, key, p, filters, narrow, 0, limit)
+
+
+def _records(con, actor: Actor, key: str, p: metrics.Period, filters, narrow, page: int, page_size: int) -> Page:
     rs = set_of(key)
-    page, page_size = max(int(page), 0), min(max(int(page_size), 1), MAX_PAGE_SIZE)
     empty = pl.DataFrame(schema={"id": pl.Int64})
     built = _rows_sql(con, actor, rs, p, filters, narrow)
     if built is None:
@@ -225,32 +257,46 @@ def records(con: duckdb.DuckDBPyConnection, actor: Actor, key: str, p: metrics.P
         total, amount = int(df["_n"][0]), float(df["_sum"][0])
     else:
         total, amount = con.execute(f"{head} SELECT count(*), coalesce(sum(amount), 0) FROM w",  # sql-ok
-                                    args).fetchone()
+                                    args).fetchall()[0]
         total, amount = int(total), float(amount)
     return Page(df.drop("_n", "_sum"), total, amount, rs.open_page, rs.open_id)
 
 
+def _group(ctx, rs: RecordSet, by: str) -> tuple[str, list]:
+    """The SQL of a breakdown's group over `w`, and its parameters."""
+    if by == "month":
+        if rs.cols.get("dated", "").endswith(("closed_on", "expected_close")):
+            return "date_trunc('month', w.dated)::DATE", []
+        return "date_trunc('month', (w.dated AT TIME ZONE 'UTC' AT TIME ZONE ?))::DATE", [ctx.tz]
+    if by == "age":
+        return _age_sql("w.dated", ctx.cur.asof)
+    return BY[by].replace("v.", "w."), []
+
+
+def _kind(by: str):
+    return pl.Date if by == "month" else (pl.Int64 if by in ("owner", "team") else pl.String)
+
+
 def breakdown(con: duckdb.DuckDBPyConnection, actor: Actor, key: str, p: metrics.Period, by: str,
-              filters: metrics.Filters | None = None, narrow: dict | None = None) -> pl.DataFrame:
+              filters: metrics.Filters | None = None, narrow: dict | None = None,
+              then: str | None = None) -> pl.DataFrame:
     """The set's rows counted by `by` (BY): columns grp, n, amount; for "month" grp is the company month's
-    first day. One statement, whatever the number of reps or months."""
-    if by not in BY:
+    first day, for "age" the AGE_BUCKETS code. `then`: a second grouping (column grp2), as for stacked
+    bars. One statement, whatever the number of reps or months."""
+    if by not in BY or (then is not None and (then not in BY or then == by)):
         raise ValidationError("kpi.unknown", value=str(by)[:40])
     rs = set_of(key)
     built = _rows_sql(con, actor, rs, p, filters, narrow)
-    schema = {"grp": pl.Date if by == "month" else (pl.Int64 if by in ("owner", "team") else pl.String),
-              "n": pl.Int64, "amount": pl.Float64}
+    schema = {"grp": _kind(by), **({"grp2": _kind(then)} if then else {}), "n": pl.Int64, "amount": pl.Float64}
     if built is None:
         return pl.DataFrame(schema=schema)
     ctx, head, args = built
-    if by == "month":
-        at = "w.dated" if rs.cols.get("dated", "").endswith(("closed_on", "expected_close")) else \
-            "(w.dated AT TIME ZONE 'UTC' AT TIME ZONE ?)"
-        grp = f"date_trunc('month', {at})::DATE"
-        gargs = [] if at == "w.dated" else [ctx.tz]
-    else:
-        grp, gargs = BY[by].replace("v.", "w."), []
-    df = con.sql(f"{head} SELECT {grp} AS grp, count(*) AS n, "  # sql-ok: fixed parts, values bound
-                 "coalesce(sum(amount), 0)::DOUBLE AS amount FROM w GROUP BY ALL ORDER BY grp NULLS LAST",
+    grp, gargs = _group(ctx, rs, by)
+    sel, order = f"{grp} AS grp", "grp NULLS LAST"
+    if then:
+        grp2, g2args = _group(ctx, rs, then)
+        sel, gargs, order = f"{sel}, {grp2} AS grp2", gargs + g2args, f"{order}, grp2 NULLS LAST"
+    df = con.sql(f"{head} SELECT {sel}, count(*) AS n, "  # sql-ok: fixed parts, values bound
+                 f"coalesce(sum(amount), 0)::DOUBLE AS amount FROM w GROUP BY ALL ORDER BY {order}",
                  params=args + gargs).pl()
     return df.cast({k: v for k, v in schema.items() if k in df.columns}) if df.height else pl.DataFrame(schema=schema)

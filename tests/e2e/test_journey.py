@@ -125,7 +125,7 @@ def test_a_rep_logs_in_changes_the_password_works_in_chinese_and_logs_out(server
     expect(page.get_by_text("我的客户").first).to_be_visible(timeout=30_000)
     shot(page, "04-my-day-zh")
 
-    sidebar.get_by_role("link", name="客户").click()
+    sidebar.get_by_role("link", name="客户", exact=True).click()
     expect(page.get_by_role("heading", name="客户").first).to_be_visible(timeout=30_000)
     expect(page.get_by_text("共", exact=False).first).to_be_visible()
     page.wait_for_selector("[data-testid='stDataFrame']", timeout=30_000)

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from core.analytics import dashboards, drill, metrics as m
-from tests.integration.test_metrics import NOV, activity, customer, deal, lead, order, ticket
+from tests.integration.test_metrics import NOV, activity, customer, deal, lead, order, ticket, utc
 
 D = dt.date
 
@@ -124,3 +124,58 @@ def test_an_unknown_kpi_or_grouping_is_refused(data):
         drill.records(data.con, data.actor("boss"), "nope", NOV)
     with pytest.raises(m.ValidationError):
         drill.breakdown(data.con, data.actor("boss"), "won_deals", NOV, "id; DROP TABLE x")
+
+
+def prio_ticket(company, opened, priority, done=None):
+    company.con.execute("INSERT INTO tickets (id, subject, customer_id, status, priority, opened_at, resolved_at, "
+                        "created_at, updated_at) VALUES ((SELECT coalesce(max(id), 0) + 1 FROM tickets), 'T', ?, ?, ?, "
+                        "?, ?, ?, ?)", [company.customers["rep_a"], "resolved" if done else "open", priority,
+                                        utc(opened), done and utc(done), utc(opened), utc(opened)])
+
+
+def test_the_backlog_by_age_and_priority_and_each_segments_tickets(company):
+    """Age at the period's end (now, 23 Nov 17:30 Shanghai, while November runs): 0-1, 1-3, 3-7, 7-30,
+    over 30 days; a segment's table holds exactly its tickets."""
+    for opened, prio in (("2026-11-23 05:30", "high"), ("2026-11-22 17:30", "medium"),  # 12 h; exactly 1 day
+                         ("2026-11-21 17:30", "medium"), ("2026-11-18 17:30", "high"),
+                         ("2026-11-13 17:30", "low"), ("2026-10-01 10:00", "critical")):
+        prio_ticket(company, opened, prio)
+    prio_ticket(company, "2026-11-20 10:00", "high", done="2026-11-21 10:00")   # resolved: no backlog
+    svc = company.actor("svc")
+    bars = drill.breakdown(company.con, svc, "backlog", NOV, "age", then="priority")
+    got = {(r["grp"], r["grp2"]): r["n"] for r in bars.iter_rows(named=True)}
+    assert got == {("d0_1", "high"): 1, ("d1_3", "medium"): 2, ("d3_7", "high"): 1, ("d7_30", "low"): 1,
+                   ("d30", "critical"): 1}
+    assert bars["n"].sum() == m.backlog(company.con, svc, NOV).value == 6
+    for (age, prio), n in got.items():
+        assert drill.records(company.con, svc, "backlog", NOV, None, {"age": age, "priority": prio}).total == n
+    # at the end of October the 1 October ticket was 30 days old (30 Oct 10:00 .. 1 Nov 00:00 Shanghai)
+    octo = m.period("2026-10-01", "2026-10-31")
+    assert {r["grp"] for r in drill.breakdown(company.con, svc, "backlog", octo, "age").iter_rows(named=True)} == {"d30"}
+    with pytest.raises(Exception):
+        drill.records(company.con, svc, "backlog", NOV, None, {"age": "d99"})
+
+
+def test_the_forecast_by_close_month_weighted_and_best_case(company):
+    """From the company's month (November: NOW is 23 November) for six months; weighted = amount x
+    probability (won: the amount), best case = won + commit + best case amounts (core.forecast)."""
+    def open_deal(owner, stage, amount, prob, close):
+        did = deal(company, owner, stage, amount, probability=prob)
+        company.con.execute("UPDATE deals SET expected_close = ? WHERE id = ?", [close, did])
+
+    open_deal("rep_a", "proposal", 1000, 60, D(2026, 12, 10))       # best case band (50..74)
+    open_deal("rep_b", "qualification", 500, 20, D(2026, 12, 20))   # pipeline: not in the best case
+    open_deal("rep_w", "negotiation", 2000, 90, D(2026, 12, 5))     # commit; West: not the manager's
+    open_deal("rep_a", "proposal", 700, 60, D(2027, 6, 1))          # beyond the six months
+    deal(company, "rep_a", "won", 300, closed_on=D(2026, 11, 5))
+    deal(company, "rep_a", "lost", 900, closed_on=D(2026, 11, 6))
+    fc = dashboards.forecast_months(company.con, company.actor("mgr"))
+    assert fc["month"].to_list() == [D(2026, 11, 1), D(2026, 12, 1)] + [D(2027, i, 1) for i in range(1, 5)]
+    assert fc["weighted"].to_list()[:3] == [pytest.approx(300), pytest.approx(700), 0]
+    assert fc["best_case"].to_list()[:2] == [pytest.approx(300), pytest.approx(1000)]
+    boss = dashboards.forecast_months(company.con, company.actor("boss"))
+    assert boss["weighted"][1] == pytest.approx(2500) and boss["best_case"][1] == pytest.approx(3000)
+    rep_b = dashboards.forecast_months(company.con, company.actor("mgr"), m.Filters(owner_id=company.users["rep_b"]))
+    assert rep_b["weighted"].to_list()[:2] == [0, pytest.approx(100)] and rep_b["best_case"][1] == 0
+    assert dashboards.forecast_months(company.con, company.actor("mgr"), m.Filters(source="web")) is None
+    assert dashboards.manager(company.con, company.actor("mgr"), NOV)["forecast"]["weighted"][1] == pytest.approx(700)

@@ -64,10 +64,14 @@ def test_the_handoff_opens_exactly_one_onboarding_ticket_and_moves_the_customer_
     assert len(tickets) == before + 1
     t = tickets[-1]
     assert (t["category"], t["customer_id"], t["deal_id"], t["priority"], t["status"], t["assignee_id"]) == (
-        "onboarding", cid, deal, "medium", "open", None)
+        "onboarding", cid, deal, "medium", "new", None)               # nobody has touched it yet
     assert t["team_id"] == company.teams["service"]                    # the service team's queue
     assert t["opened_at"] == NOW
-    assert (t["first_response_due"], t["resolution_due"]) == (NOW + dt.timedelta(hours=8), NOW + dt.timedelta(hours=48))
+    # due in business hours (core.sla: 09:00-18:00 Shanghai, Monday to Friday): opened Monday 17:30 local, the
+    # 8 working hours of a medium ticket end Tuesday 16:30 local, its 48 the Tuesday after at 11:30 local
+    assert (t["first_response_due"], t["resolution_due"]) == (dt.datetime(2026, 11, 24, 8, 30),
+                                                              dt.datetime(2026, 12, 1, 3, 30))
+    assert rows(c, "SELECT kind FROM ticket_events WHERE ticket_id = ?", [t["id"]]) == [{"kind": "created"}]
     assert "Customer of rep_a" in t["subject"]
     assert "20 seats of CRM Pro" in t["description"] and "On-site training" in t["description"]
     h = rows(c, "SELECT * FROM handoffs WHERE id = ?", [hid])[0]

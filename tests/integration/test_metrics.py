@@ -356,3 +356,103 @@ def test_every_kpi_is_registered_with_a_label_in_both_languages_and_compute_agre
     assert all_["won_revenue"].compared == m.Period(dt.date(2025, 11, 1), dt.date(2025, 11, 30))
     frame = m.frame(list(all_.values()))
     assert frame.height == len(m.REGISTRY) and frame.filter(frame["key"] == "new_leads")["value"].item() == 1
+
+
+# ---------------------------------------------------------------------------------------- campaigns
+def campaign(company, cost=None, per_contact=None, deleted=False, owner="mkt"):
+    uid, team = who(company, owner)
+    cid = next(_ids)
+    company.con.execute("INSERT INTO campaigns (id, name, channel, status, cost, cost_per_contact, owner_id, team_id, "
+                        "created_at, updated_at, deleted_at) VALUES (?, ?, 'email', 'done', ?, ?, ?, ?, ?, ?, ?)",
+                        [cid, f"Campaign {cid}", cost, per_contact, uid, team, NOW, NOW, NOW if deleted else None])
+    return cid
+
+
+def member(company, campaign_id, sent=None, responded=None, converted=None, revenue=None):
+    company.con.execute("INSERT INTO campaign_members (campaign_id, customer_id, added_at, sent_at, responded_at, "
+                        "converted_at, revenue) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [campaign_id, company.customers["rep_a"], utc("2026-09-01 10:00"), sent and utc(sent),
+                         responded and utc(responded), converted and utc(converted), revenue])
+
+
+def test_campaign_response_rate_and_roi_over_the_sends_of_the_period(company):
+    a = campaign(company, cost=1000)            # five sends in all: each carries 200 of the cost
+    member(company, a, "2026-11-02 10:00", "2026-11-05 10:00", "2026-11-06 10:00", 3000)
+    member(company, a, "2026-11-02 10:00", "2026-11-10 10:00")
+    member(company, a, "2026-11-02 10:00")
+    member(company, a, "2026-11-02 10:00")
+    member(company, a, "2026-10-20 10:00", "2026-10-21 10:00")          # the previous period
+    member(company, a)                                                    # added, never sent: no send, no cost
+    b = campaign(company, per_contact=10)       # no total cost known: 10 a contact
+    member(company, b, "2026-11-15 10:00", "2026-11-16 10:00", "2026-11-17 10:00", 100)
+    member(company, b, "2026-11-15 10:00")
+    gone = campaign(company, cost=50, deleted=True)
+    member(company, gone, "2026-11-15 10:00", "2026-11-16 10:00")
+    # November: 6 sends, 3 responses; revenue 3,100 against 4 x 200 + 2 x 10 = 820
+    assert vals(company, "mkt", "campaign_response_rate") == (pytest.approx(0.5), pytest.approx(1.0))
+    assert vals(company, "mkt", "campaign_roi") == (pytest.approx((3100 - 820) / 820), pytest.approx(-1.0))
+    assert fig(company, "mkt", "campaign_roi").delta == pytest.approx((3100 - 820) / 820 + 1)  # absolute
+    # scope: the campaigns module (a rep has none; the manager's tree holds none of marketing's campaigns)
+    assert fig(company, "rep_a", "campaign_response_rate").value is None
+    assert fig(company, "mgr", "campaign_roi").value is None
+    assert fig(company, "boss", "campaign_response_rate").value == pytest.approx(0.5)
+    # a customer filter does not apply to a campaign: None, not silently unfiltered
+    assert fig(company, "mkt", "campaign_roi", source="web").value is None
+    # each campaign's part: the rows add up to the cards
+    rows = m.campaign_results(company.con, company.actor("mkt"), NOV)
+    assert rows["campaign_id"].to_list() == [a, b]
+    assert rows["sent"].to_list() == [4, 2] and rows["responded"].to_list() == [2, 1]
+    assert rows["cost"].to_list() == [pytest.approx(800), pytest.approx(20)]
+    assert rows["roi"][0] == pytest.approx((3000 - 800) / 800)
+    assert rows["responded"].sum() / rows["sent"].sum() == fig(company, "mkt", "campaign_response_rate").value
+
+
+# ---------------------------------------------------------------------------------------- service by agent, category
+def agent_ticket(company, assignee, category, opened, first=None, done=None, sat=None, res_due=None,
+                 status="closed"):
+    uid = company.users[assignee] if assignee else None
+    o = utc(opened)
+    h = lambda x: None if x is None else o + dt.timedelta(hours=x)  # noqa: E731
+    company.con.execute("INSERT INTO tickets (id, subject, customer_id, status, category, assignee_id, opened_at, "
+                        "first_response_at, resolved_at, resolution_due, satisfaction, created_at, updated_at) "
+                        "VALUES (?, 'T', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [next(_ids), company.customers["rep_a"], status, category, uid, o, h(first), h(done),
+                         h(res_due), sat, o, o])
+
+
+def test_service_figures_by_agent_and_category_add_up_to_the_cards(company):
+    agent_ticket(company, "svc", "billing", "2026-11-02 10:00", first=1, done=10, sat=5, res_due=24)
+    agent_ticket(company, "svc", "billing", "2026-11-03 10:00", first=3, done=30, sat=4, res_due=24)
+    agent_ticket(company, "svc", "refund", "2026-11-04 10:00", first=2, done=6, sat=1, res_due=24)
+    agent_ticket(company, "boss", "refund", "2026-11-05 10:00", first=4, done=8, res_due=24)   # not rated
+    agent_ticket(company, "boss", "billing", "2026-11-06 10:00", first=5, done=2, sat=2)        # inconsistent
+    agent_ticket(company, None, None, "2026-11-07 10:00", first=1, status="open")
+    svc, boss = company.users["svc"], company.users["boss"]
+    by_agent = {r["grp"]: r for r in m.tickets_by(company.con, company.actor("svc"), NOV, None, "agent")
+                .iter_rows(named=True)}
+    assert set(by_agent) == {svc, boss, None}
+    assert by_agent[svc]["csat"] == pytest.approx(10 / 3) and by_agent[svc]["rated"] == 3
+    assert by_agent[svc]["sla_compliance"] == pytest.approx(2 / 3)      # 30 h missed the 24 h due
+    assert by_agent[svc]["first_response_median_h"] == pytest.approx(2)
+    assert by_agent[svc]["resolution_median_h"] == pytest.approx(10)
+    assert by_agent[boss]["csat"] == pytest.approx(2) and by_agent[boss]["tickets_inconsistent"] == 1
+    assert by_agent[boss]["resolution_median_h"] == pytest.approx(8)    # the inconsistent one (2 h) left out
+    assert by_agent[None]["backlog"] == 1 and by_agent[None]["csat"] is None
+    cards = {f.key: f.value for f in m.compute(company.con, company.actor("svc"), NOV)}
+    for rows in (by_agent.values(), m.tickets_by(company.con, company.actor("svc"), NOV, None, "category")
+                 .iter_rows(named=True)):
+        rows = list(rows)
+        assert sum(r["new_tickets"] for r in rows) == cards["new_tickets"] == 6
+        assert sum(r["backlog"] for r in rows) == cards["backlog"] == 1
+        assert sum(r["tickets_inconsistent"] for r in rows) == cards["tickets_inconsistent"] == 1
+        assert sum(r["sla_met"] for r in rows) / sum(r["sla_due"] for r in rows) == pytest.approx(cards["sla_compliance"])
+        rated = [r for r in rows if r["csat"] is not None]
+        assert sum(r["csat"] * r["rated"] for r in rated) / sum(r["rated"] for r in rated) == pytest.approx(cards["csat"])
+    by_cat = {r["grp"]: r for r in m.tickets_by(company.con, company.actor("svc"), NOV, None, "category")
+              .iter_rows(named=True)}
+    assert by_cat["refund"]["csat"] == pytest.approx(1) and by_cat["billing"]["csat"] == pytest.approx(11 / 3)
+    # the scope of the cards: a rep sees the tickets of the own customer, marketing none
+    assert sum(m.tickets_by(company.con, company.actor("rep_a"), NOV, None, "agent")["new_tickets"]) == 6
+    assert m.tickets_by(company.con, company.actor("mkt"), NOV, None, "agent").height == 0
+    with pytest.raises(Exception):
+        m.tickets_by(company.con, company.actor("svc"), NOV, None, "customer")

@@ -49,8 +49,8 @@ def board_as(username: str, lang: str | None = None) -> AppTest:
 
 
 def cards(at: AppTest) -> set[str]:
-    """The titles of the cards shown: each card links to its deal's page."""
-    return {link.label.replace("\\", "") for link in at.page_link if link.proto.query_string.startswith("id=")}
+    """The titles of the cards shown: each card opens its deal's page (a button setting ?id=)."""
+    return {b.label.replace("\\", "") for b in at.button if (b.key or "").startswith("board_card_")}
 
 
 def test_the_manager_sees_every_column_with_its_count_and_sum(board_db):
@@ -160,3 +160,13 @@ def test_a_pending_won_question_does_not_survive_a_switch_to_the_list(board_db):
 
     assert database().cursor().execute("SELECT stage FROM deals WHERE id = ?",
                                        [board_db.deals["b1"]]).fetchone()[0] == "proposal"
+
+
+def test_a_card_opens_its_deal_with_the_id_in_the_address(board_db):
+    """A card is a button setting ?id= (an st.page_link to the board's own page left the browser's address
+    at the board in Streamlit 1.67: the deal page's next rerun went back to the board)."""
+    at = board_as("rep_b")
+    next(b for b in at.button if (b.key or "").startswith("board_card_") and "Bravo" in b.label).click().run()
+    assert not at.exception
+    assert at.query_params.get("id") in (str(board_db.deals["b1"]), [str(board_db.deals["b1"])])
+    assert any("Bravo 大单" in x.value for x in at.title)

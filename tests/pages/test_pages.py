@@ -11,15 +11,19 @@ APP = ROOT / "app.py"
 
 ROLE_USERS = {"admin": "boss", "manager": "mgr", "sales": "rep_a", "marketing": "mkt", "service": "svc"}
 WORK = ["views/home.py", "views/dashboard.py", "views/customers.py", "views/contacts.py", "views/leads.py", "views/deals.py",
-        "views/orders.py", "views/account.py", "views/forecast.py", "views/targets.py", "views/duplicates.py"]
+        "views/orders.py", "views/tickets.py", "views/feedback.py", "views/account.py", "views/forecast.py",
+        "views/targets.py", "views/duplicates.py"]
 # service agents see no leads; the duplicate check is for everyone who may view customers or leads
 NO_LEADS = [p for p in WORK if p != "views/leads.py"]
 ADMIN = ["views/admin_users.py", "views/admin_teams.py", "views/admin_permissions.py", "views/admin_fields.py",
-         "views/admin_pipelines.py", "views/admin_settings.py",
+         "views/admin_pipelines.py", "views/admin_settings.py", "views/admin_service.py",
          "views/admin_recycle.py", "views/admin_audit.py"]
 # managers and admins: merge customers, hand over a leaver's records, review won hand-offs (pending upgrade)
 LEAD = ["views/merge.py", "views/handover.py", "views/upgrades.py"]
-MENU = {"admin": WORK + LEAD + ADMIN, "manager": WORK + LEAD, "sales": WORK, "marketing": WORK, "service": NO_LEADS}
+# marketing works no tickets: no service desk
+NO_TICKETS = [p for p in WORK if p != "views/tickets.py"]
+MENU = {"admin": WORK + LEAD + ADMIN, "manager": WORK + LEAD, "sales": WORK, "marketing": NO_TICKETS,
+        "service": NO_LEADS}
 
 
 @pytest.fixture(scope="module")

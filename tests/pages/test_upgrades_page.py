@@ -63,7 +63,7 @@ def test_the_rep_is_asked_for_the_handoff_on_the_won_customers_page_and_submits_
     assert any("Hand-off submitted" in s.value for s in at.success), [s.value for s in at.success]
     assert not any("please fill in the hand-off" in w.value for w in at.warning)        # asked once
     assert read("SELECT category, deal_id, status FROM tickets WHERE customer_id = ?", [cid]) == [
-        ("onboarding", 801, "open")]
+        ("onboarding", 801, "new")]
     assert read("SELECT stage FROM customers WHERE id = ?", [cid]) == [("upgrade",)]
     assert any("Hand-off: Waiting for the manager" in c.value for c in at.caption)
     timeline = [m.value for m in at.markdown]
