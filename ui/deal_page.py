@@ -19,6 +19,7 @@ from core import clock, contacts, customers, deals, fields, forecast, options, p
 from core.errors import Conflict, CRMError, NotFound
 from core.i18n import translate
 from ui import errors, fieldform, forms, records, tables
+from ui.customer_pick import pick_customer
 from ui.i18n import label, lang, names, t
 from ui.session import actor, con
 from ui.text import md
@@ -410,20 +411,6 @@ def _actions(c, me, deal: dict) -> None:
 _NEW_FIELDS = ("name", "amount", "currency", "expected_close", "probability", "source", "competitor", "next_step")
 
 
-def _pick_customer(c, me) -> int | None:
-    """Find the customer of a new deal by name or phone among those the user may see."""
-    q = st.text_input(t("deal.find_customer"), key="deal_new_q", max_chars=100)
-    if not (q or "").strip():
-        st.caption(t("deal.find_customer_hint"))
-        return None
-    df, _total = customers.list_customers(c, me, {"q": q}, sort="name", desc=False, page=0, page_size=20)
-    if df.is_empty():
-        st.caption(t("deal.no_customer_found"))
-        return None
-    found = dict(zip(df["id"].to_list(), df["name"].to_list()))
-    return st.selectbox(t("deal.customer"), list(found), format_func=found.get, key="deal_new_customer")
-
-
 def _new(c, me, customer_param) -> None:
     st.title(t("deal.new_title"), anchor=False)
     if not deals.can_create(c, me):
@@ -435,7 +422,7 @@ def _new(c, me, customer_param) -> None:
         st.page_link(CUSTOMERS, label=t("deal.open_customer", name=customer["name"]), query_params={"id": str(cid)},
                      icon=":material/person:")
     else:
-        cid = _pick_customer(c, me)
+        cid = pick_customer(c, me, "deal_new", "deal")
         if cid is None:
             return
         customer = customers.get_customer(c, me, cid)

@@ -18,6 +18,7 @@ import streamlit as st
 from core import clock, customers, fields, tickets
 from core.errors import CRMError, NotFound
 from ui import errors, fieldform, forms, records, tables
+from ui.customer_pick import pick_customer
 from ui.i18n import label, lang, t
 from ui.text import md
 
@@ -481,19 +482,6 @@ def _followup_columns(df: pl.DataFrame) -> dict:
 _NEW_FIELDS = ("subject", "description", "category", "sub_category", "priority", "channel")
 
 
-def _pick_customer(c, me) -> int | None:
-    q = st.text_input(t("ticket.find_customer"), key="ticket_new_q", max_chars=100)
-    if not (q or "").strip():
-        st.caption(t("ticket.find_customer_hint"))
-        return None
-    df, _total = customers.list_customers(c, me, {"q": q}, sort="name", desc=False, page=0, page_size=20)
-    if df.is_empty():
-        st.caption(t("ticket.no_customer_found"))
-        return None
-    found = dict(zip(df["id"].to_list(), df["name"].to_list()))
-    return st.selectbox(t("ticket.customer"), list(found), format_func=found.get, key="ticket_new_customer")
-
-
 def _new(c, me, customer_param) -> None:
     st.title(t("ticket.new_title"), anchor=False)
     if not tickets.can_create(c, me):
@@ -505,7 +493,7 @@ def _new(c, me, customer_param) -> None:
         st.page_link(CUSTOMERS, label=t("ticket.open_customer", name=customer["name"]), query_params={"id": str(cid)},
                      icon=":material/person:")
     else:
-        cid = _pick_customer(c, me)
+        cid = pick_customer(c, me, "ticket_new", "ticket")
         if cid is None:
             return
         customer = customers.get_customer(c, me, cid)

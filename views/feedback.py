@@ -11,6 +11,7 @@ from core import clock, customers, settings
 from core import feedback as fb
 from ui import errors, forms, nav, tables
 from ui.customer_panels import ENTITY_PAGES
+from ui.customer_pick import pick_customer
 from ui.i18n import t
 from ui.session import actor, con
 from ui.text import md
@@ -311,17 +312,7 @@ def _customer_picker(kind: str):
         found = customers.get_customer(c, me, linked)
         st.markdown(t("feedback.for_customer", name=found["name"]))
         return found["id"]
-    q = st.text_input(t("feedback.find_customer"), key=f"fb_new_q_{kind}", max_chars=200,
-                      placeholder=t("feedback.find_customer_hint"))
-    if not q:
-        return None
-    df, _total = customers.list_customers(c, me, {"q": q}, sort="name", desc=False, page_size=20)
-    if df.is_empty():
-        st.info(t("feedback.no_customer_found"))
-        return None
-    names = dict(zip(df["id"].to_list(), df["name"].to_list()))
-    return st.selectbox(t("feedback.customer") + " *", list(names), key=f"fb_new_pick_{kind}",
-                        format_func=lambda v: names[v])
+    return pick_customer(c, me, f"fb_new_{kind}", "feedback")
 
 
 def new_form(kind: str) -> None:

@@ -223,3 +223,25 @@ def test_the_admin_adds_custom_fields_to_tickets(desk):
     assert not at.exception and not at.error, [e.value for e in at.error]
     shown = at.dataframe[0].value
     assert "Sub-category" in shown.iloc[:, 0].tolist()
+
+
+def test_a_new_ticket_from_the_desk_finds_its_customer_by_name_among_those_the_user_may_see(desk):
+    # a rep searching "Customer of" is offered only the own customers; the agent is offered every one
+    at = ticket_as("rep_a", new="1")
+    assert not at.exception
+    at.text_input(key="ticket_new_q").input("Customer of").run()
+    assert list(at.selectbox(key="ticket_new_customer").options) == ["Customer of rep_a"]  # AppTest: labels
+    at = ticket_as("svc", new="1")
+    at.text_input(key="ticket_new_q").input("Customer of").run()
+    pick = at.selectbox(key="ticket_new_customer")
+    assert {"Customer of rep_a", "Customer of rep_w"} <= set(pick.options)
+    pick.select(desk.customers["rep_w"]).run()
+    next(w for w in at.text_input if w.label == "Subject *").input("Parcel lost in the west")
+    button(at, "Create").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert cursor().execute("SELECT customer_id FROM tickets WHERE subject = 'Parcel lost in the west'").fetchall() \
+        == [(desk.customers["rep_w"],)]
+    # nothing matches: the page says so instead of an empty select box
+    at = ticket_as("svc", new="1")
+    at.text_input(key="ticket_new_q").input("zzz no such customer").run()
+    assert "No customer found." in [c.value for c in at.caption]
