@@ -45,8 +45,7 @@ def show_matches(con, actor, matches: list[Match], key: str = "dup") -> None:
             page, attr = ENTITY_PAGES[m.entity]
             target = getattr(m, attr)
             if m.visible and target is not None and page in pages:
-                st.page_link(page, label=t("dup.open"), query_params={"id": str(target)},
-                             icon=":material/open_in_new:")
+                nav.record_link(page, t("dup.open"), target, icon=":material/open_in_new:", key=f"{key}_open_{i}")
 
 
 def refused(con, actor, exc, key: str) -> None:

@@ -61,8 +61,28 @@ def allowed(con, actor: Actor) -> list[PageSpec]:
 
 def navigation(con, actor: Actor):
     sections: dict[str, list] = {}
+    paths = {}
     for spec in allowed(con, actor):
-        sections.setdefault(t(spec.section), []).append(
-            st.Page(spec.path, title=t(spec.title_key), icon=spec.icon, default=spec.path == "views/home.py")
-        )
-    return st.navigation(sections, expanded=True)  # every page in view, no "View more" fold
+        page = st.Page(spec.path, title=t(spec.title_key), icon=spec.icon, default=spec.path == "views/home.py")
+        paths[page.url_path] = spec.path
+        sections.setdefault(t(spec.section), []).append(page)
+    current = st.navigation(sections, expanded=True)  # every page in view, no "View more" fold
+    st.session_state["_nav_path"] = paths.get(current.url_path)
+    return current
+
+
+def _show_record(record_id: int) -> None:
+    st.query_params.clear()
+    st.query_params["id"] = str(record_id)
+
+
+def record_link(page: str, label: str, record_id: int, icon: str | None = None, key: str | None = None) -> None:
+    """A link that opens a record (`page?id=N`). On the page already shown it is a link-looking button that
+    sets the query: with Streamlit 1.67 an st.page_link to the current page draws the record but leaves the
+    browser's address at the old query, so the next rerun (a form's submit) goes back and the typed text is
+    lost (FACTS)."""
+    if st.session_state.get("_nav_path") == page:
+        st.button(label, key=key or f"_open_{page}_{record_id}", icon=icon, type="tertiary",
+                  on_click=_show_record, args=(int(record_id),))
+    else:
+        st.page_link(page, label=label, query_params={"id": str(record_id)}, icon=icon)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import access, clock, customers, money as money_limits, orders, pipelines, settings
 from core import export
-from ui import errors, forms, order_panel, tables
+from ui import errors, forms, nav, order_panel, tables
 from ui import export as export_ui
 from ui.i18n import lang, t
 from ui.order_panel import money, status_name
@@ -392,8 +392,8 @@ def from_deal(deal_param) -> None:
     if info["orders"]:
         st.warning(t("orders.deal_has_orders", n=len(info["orders"])))
         for o in info["orders"]:
-            st.page_link("views/orders.py", label=f"{o['order_no']} · {status_name(o['status'])} · {money(o['amount'])}",
-                         query_params={"id": str(o["id"])}, icon=":material/receipt_long:")
+            nav.record_link("views/orders.py", f"{o['order_no']} · {status_name(o['status'])} · {money(o['amount'])}",
+                            o["id"], icon=":material/receipt_long:")
         again = st.checkbox(t("orders.create_again"), key=f"ord_again_{info['id']}")
     if not access.can(c, me, "orders", "create"):
         st.info(t("orders.cannot_create"))

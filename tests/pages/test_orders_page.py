@@ -140,6 +140,14 @@ def test_an_order_from_a_won_deal(shop_db):
     # back on the deal's link: the existing order is named and a second one needs a tick
     again = orders_as("rep_a", deal=str(shop_db.orders["deal"]))
     assert next(b for b in again.button if b.label == "Create the order").disabled
+    # the existing order opens on this same page through the address (?id=N, the deal's link dropped): a
+    # page_link to the page already shown would leave the browser's address behind (FACTS)
+    link = next(b for b in again.button if b.label.startswith(made[0]["order_no"]))
+    link.click()
+    again.run()
+    assert not again.exception
+    assert dict(again.query_params) in ({"id": [str(made[0]["id"])]}, {"id": str(made[0]["id"])})
+    assert metrics(again)["Amount"] == "8,000.00"
 
 
 def test_confirming_a_draft_from_its_page(shop_db):
