@@ -404,10 +404,10 @@ def record_csat(con: duckdb.DuckDBPyConnection, actor: Actor, ticket_id: Any, sc
                     if old[k] != v}
             if sets:
                 _write(con, actor, old, sets)
-        con.execute("INSERT INTO ticket_events (id, ticket_id, kind, from_value, to_value, body, user_id, "
-                    "occurred_at, channel) VALUES (?, ?, 'csat', ?, ?, ?, ?, ?, ?)",
-                    [db.next_id(con, "ticket_events"), ticket["id"],
-                     None if old_score is None else f"{old_score:g}", f"{value:d}", text, actor.id, actor.now, chan])
+        from core import tickets  # the conversation's own writer: never dated before its latest event
+
+        tickets.add_event(con, actor, ticket["id"], "csat", None if old_score is None else f"{old_score:g}",
+                          f"{value:d}", body=text, channel=chan)
         return fid
 
     return db.write(con, work)

@@ -377,6 +377,9 @@ def _event(con, actor: Actor, ticket_id: int, kind: str, from_value: Any = None,
     return event_id
 
 
+add_event = _event  # for the services that write into a ticket's conversation (core.feedback: the CSAT)
+
+
 def _version(actor: Actor, old: dict) -> dt.datetime:
     return max(actor.now, old["updated_at"] + dt.timedelta(microseconds=1))
 
@@ -695,10 +698,17 @@ def assign(con: duckdb.DuckDBPyConnection, actor: Actor, ticket_ids: Any, assign
         con.execute("UPDATE tickets SET assignee_id = ?, team_id = coalesce(?, team_id), "
                     "updated_at = greatest(updated_at + INTERVAL 1 MICROSECOND, ?) WHERE id IN (SELECT unnest(?))",
                     [new_assignee, team, actor.now, moved_ids])
+        # one event per ticket, never dated before the ticket's latest event (see `_event`)
         con.execute("INSERT INTO ticket_events (id, ticket_id, kind, from_value, to_value, user_id, occurred_at) "
-                    "SELECT nextval('seq_ticket_events'), unnest(?), 'assign', unnest(?::VARCHAR[]), ?, ?, ?",
-                    [moved_ids, [None if r["assignee_id"] is None else str(r["assignee_id"]) for r in moved],
-                     None if new_assignee is None else str(new_assignee), actor.id, actor.now])
+                    "SELECT nextval('seq_ticket_events'), m.tid, 'assign', m.prev, ?, ?, "
+                    "greatest(?::TIMESTAMP, coalesce(e.last, ?::TIMESTAMP)) "
+                    "FROM (SELECT unnest(?::BIGINT[]) AS tid, unnest(?::VARCHAR[]) AS prev) m "
+                    "LEFT JOIN (SELECT ticket_id, max(occurred_at) AS last FROM ticket_events "
+                    "           WHERE ticket_id IN (SELECT unnest(?::BIGINT[])) GROUP BY ticket_id) e "
+                    "ON e.ticket_id = m.tid",
+                    [None if new_assignee is None else str(new_assignee), actor.id, actor.now, actor.now,
+                     moved_ids, [None if r["assignee_id"] is None else str(r["assignee_id"]) for r in moved],
+                     moved_ids])
         for before in {r["assignee_id"] for r in moved}:
             audit.record_many(con, actor, "reassign", "ticket", [r["id"] for r in moved if r["assignee_id"] == before],
                               field="assignee_id", old=before, new=new_assignee)

@@ -376,6 +376,22 @@ def test_a_unit_run_again_after_a_conflict_reads_after_the_winner_in_the_convers
     assert ev["occurred_at"].is_sorted()
 
 
+def test_a_bulk_assignment_and_a_rating_run_again_late_still_read_after_the_latest_event(company):
+    """The same rule for the services that write several tickets' events at once (bulk assign) and for the
+    CSAT: a unit whose click time is earlier than the ticket's latest event is dated at that event."""
+    from core import feedback
+
+    c = company.con
+    tid = new_ticket(company)
+    later = MON + dt.timedelta(minutes=30)
+    tickets.reply(c, at(company, "svc", later), tid, "Fixed on our side", status="resolved")
+    tickets.assign(c, at(company, "boss", MON + dt.timedelta(minutes=5)), [tid], company.users["svc"])
+    feedback.record_csat(c, at(company, "svc", MON + dt.timedelta(minutes=6)), tid, 4)
+    ev = tickets.events(c, company.actor("svc"), tid)
+    assert ev["kind"].to_list()[-2:] == ["assign", "csat"]
+    assert ev["occurred_at"].is_sorted() and ev["occurred_at"].to_list()[-1] == later
+
+
 def test_two_agents_replying_at_once_both_land_and_the_status_is_the_last_ones(tmp_path):
     c = db.connect(tmp_path / "crm.duckdb")
     setup.prepare(c)
