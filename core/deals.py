@@ -224,15 +224,7 @@ def stage_timeline(con: duckdb.DuckDBPyConnection, actor: Actor, deal_id: Any) -
 
 
 # ---------------------------------------------------------------------------------------- helpers
-def _customer(con, actor: Actor, customer_id: Any) -> dict:
-    """A live customer the actor may see, or NotFound."""
-    cid = records.record_id(customer_id, "customer.not_found")
-    where, params = access.predicate(con, actor, "customers", "view", "c")
-    found = db.one(con, f"SELECT c.id, c.name, c.owner_id, c.team_id FROM customers c "
-                        f"WHERE c.id = ? AND c.deleted_at IS NULL AND {where}", [cid] + params)
-    if found is None:
-        raise NotFound("customer.not_found")
-    return found
+_customer = records.visible_customer
 
 
 def _check_contact(con, contact_id: int | None, customer_id: int) -> None:

@@ -28,7 +28,7 @@ import polars as pl
 
 from core import access, audit, clock, db, fields, records
 from core.context import Actor
-from core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from core.errors import NotFound, PermissionDenied, ValidationError
 from core.fields import Field
 
 KINDS = ("csat", "nps", "complaint", "suggestion")
@@ -74,17 +74,7 @@ def _channel(con, value: Any) -> str | None:
     return None if value is None else fields.clean_value(con, FIELDS["channel"], value)
 
 
-def _customer(con, actor: Actor, customer_id: Any) -> dict:
-    """A live customer the actor may view, or NotFound (nothing leaks about others)."""
-    cid = records.record_id(customer_id, "customer.not_found")
-    if not access.can(con, actor, "customers", "view"):
-        raise NotFound("customer.not_found")
-    where, params = access.predicate(con, actor, "customers", "view", "c")
-    found = db.one(con, f"SELECT c.id, c.name, c.owner_id, c.team_id FROM customers c "
-                        f"WHERE c.id = ? AND c.deleted_at IS NULL AND {where}", [cid] + params)
-    if found is None:
-        raise NotFound("customer.not_found")
-    return found
+_customer = records.visible_customer
 
 
 def _ticket(con, actor: Actor, ticket_id: Any) -> dict:
@@ -233,20 +223,13 @@ def create_feedback(con: duckdb.DuckDBPyConnection, actor: Actor, values: dict[s
     return db.write(con, work)
 
 
+_STALE_LABELS = {"subject": "feedback.subject", "comment": "feedback.comment", "channel": "feedback.channel",
+                 "due_on": "feedback.due_on", "owner_id": "feedback.owner_id", "ticket_id": "feedback.ticket",
+                 "status": "feedback.status", "resolution": "feedback.resolution", "score": "feedback.score"}
+
+
 def _refuse_stale(con, old: dict, seen: Any) -> None:
-    if seen is None:
-        return
-    if not isinstance(seen, dict):
-        raise ValidationError("field.bad_values")
-    if seen.get("updated_at") == old["updated_at"]:
-        return
-    labels = {"subject": "feedback.subject", "comment": "feedback.comment", "channel": "feedback.channel",
-              "due_on": "feedback.due_on", "owner_id": "feedback.owner_id", "ticket_id": "feedback.ticket",
-              "status": "feedback.status", "resolution": "feedback.resolution", "score": "feedback.score"}
-    changed = [label for k, label in labels.items() if k in seen and seen[k] != old.get(k)]
-    who = db.scalar(con, "SELECT u.name FROM audit_log a LEFT JOIN users u ON u.id = a.user_id "
-                         "WHERE a.entity = 'feedback' AND a.entity_id = ? ORDER BY a.id DESC LIMIT 1", [old["id"]])
-    raise Conflict("feedback.changed_since", fields=changed or ["feedback.updated_at"], by=who or "—")
+    records.refuse_stale_labels(con, "feedback", old, seen, _STALE_LABELS)
 
 
 def _write(con, actor: Actor, old: dict, sets: dict[str, tuple[Any, Any]]) -> None:

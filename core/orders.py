@@ -49,7 +49,7 @@ import polars as pl
 
 from core import access, audit, clock, db, fields, listing, money, records, recycle, settings
 from core.context import Actor
-from core.errors import Conflict, DuplicateError, NotFound, PermissionDenied, ValidationError
+from core.errors import DuplicateError, NotFound, PermissionDenied, ValidationError
 from core.fields import Field
 
 STATUSES = ("draft", "confirmed", "cancelled", "refunded")
@@ -241,17 +241,8 @@ def _load(con, actor: Actor, order_id: Any, action: str = "view") -> dict:
 
 
 def _refuse_stale(con, old: dict, seen: Any) -> None:
-    if seen is None:
-        return
-    if not isinstance(seen, dict):
-        raise ValidationError("field.bad_values")
-    if seen.get("updated_at") == old["updated_at"]:
-        return
-    changed = [f"order.{k}" for k in ("status", "amount", "ordered_at", "notes", "owner_id")
-               if k in seen and seen[k] != old.get(k)]
-    who = db.scalar(con, "SELECT u.name FROM audit_log a LEFT JOIN users u ON u.id = a.user_id "
-                         "WHERE a.entity = 'order' AND a.entity_id = ? ORDER BY a.id DESC LIMIT 1", [old["id"]])
-    raise Conflict("order.changed_since", fields=changed or ["order.updated_at"], by=who or "—")
+    records.refuse_stale_labels(con, "order", old, seen,
+                                {k: f"order.{k}" for k in ("status", "amount", "ordered_at", "notes", "owner_id")})
 
 
 def _touch(con, actor: Actor, old: dict, sets: dict | None = None) -> dt.datetime:

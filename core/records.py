@@ -87,17 +87,40 @@ def custom_of(row: dict) -> dict:
 
 def refuse_stale(con: duckdb.DuckDBPyConnection, spec: Spec, defs: dict, old: dict, seen: Any, role: str) -> None:
     """An edit from a form opened before the record last changed is a Conflict naming what changed."""
+    refuse_stale_labels(con, spec.entity, fields.mask(defs, role, old) | {"id": old["id"], "updated_at": old["updated_at"]},
+                        seen, {k: f.label for k, f in defs.items()})
+
+
+def refuse_stale_labels(con: duckdb.DuckDBPyConnection, entity: str, old: dict, seen: Any,
+                        labels: dict[str, str]) -> None:
+    """`refuse_stale` for records without field definitions: `labels` maps the fields a form shows to their
+    label keys. Conflict("<entity>.changed_since", the labels of what changed, by whom) when `seen` (the
+    record as the form was opened) has another version than `old`."""
     if seen is None:
         return
     if not isinstance(seen, dict):
         raise ValidationError("field.bad_values")
     if seen.get("updated_at") == old["updated_at"]:
         return
-    now = fields.mask(defs, role, old)
-    changed = [f.label for k, f in defs.items() if k in seen and seen[k] != now.get(k)]
+    changed = [label for k, label in labels.items() if k in seen and seen[k] != old.get(k)]
     who = db.scalar(con, "SELECT u.name FROM audit_log a LEFT JOIN users u ON u.id = a.user_id "
-                         "WHERE a.entity = ? AND a.entity_id = ? ORDER BY a.id DESC LIMIT 1", [spec.entity, old["id"]])
-    raise Conflict(f"{spec.entity}.changed_since", fields=changed or [f"{spec.entity}.updated_at"], by=who or "—")
+                         "WHERE a.entity = ? AND a.entity_id = ? ORDER BY a.id DESC LIMIT 1", [entity, old["id"]])
+    raise Conflict(f"{entity}.changed_since", fields=changed or [f"{entity}.updated_at"], by=who or "—")
+
+
+def visible_customer(con: duckdb.DuckDBPyConnection, actor: Actor, customer_id: Any) -> dict:
+    """A live customer the actor may view (id, name, level, owner_id, team_id), or NotFound — for a customer
+    out of scope as for one that does not exist, so nothing leaks (the customer of a new deal, ticket or
+    feedback)."""
+    cid = record_id(customer_id, "customer.not_found")
+    if not access.can(con, actor, "customers", "view"):
+        raise NotFound("customer.not_found")
+    where, params = access.predicate(con, actor, "customers", "view", "c")
+    found = db.one(con, f"SELECT c.id, c.name, c.level, c.owner_id, c.team_id FROM customers c "
+                        f"WHERE c.id = ? AND c.deleted_at IS NULL AND {where}", [cid] + params)
+    if found is None:
+        raise NotFound("customer.not_found")
+    return found
 
 
 def changes(old: dict, own: dict, custom: dict) -> tuple[dict, dict | None]:

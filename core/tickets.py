@@ -323,17 +323,7 @@ def page_data(con: duckdb.DuckDBPyConnection, actor: Actor, ticket_id: Any) -> d
 
 
 # ---------------------------------------------------------------------------------------- helpers
-def _customer(con, actor: Actor, customer_id: Any) -> dict:
-    """A live customer the actor may see (the customers view scope), or NotFound."""
-    cid = records.record_id(customer_id, "customer.not_found")
-    if not access.can(con, actor, "customers", "view"):
-        raise NotFound("customer.not_found")
-    where, params = access.predicate(con, actor, "customers", "view", "c")
-    found = db.one(con, f"SELECT c.id, c.name, c.level, c.owner_id, c.team_id FROM customers c "
-                        f"WHERE c.id = ? AND c.deleted_at IS NULL AND {where}", [cid] + params)
-    if found is None:
-        raise NotFound("customer.not_found")
-    return found
+_customer = records.visible_customer
 
 
 def _check_links(con, values: dict, customer_id: int) -> None:
