@@ -465,7 +465,7 @@ def state_sql(con: duckdb.DuckDBPyConnection, now_utc: dt.datetime, source_sql: 
     sla_target ('first_response' | 'resolution'; NULL once resolved/closed), sla_due, sla_left_minutes
     (business minutes left, negative when breached, frozen while pending; for a resolved ticket the margin
     it was resolved with), sla_used (share of the target used), sla_state ('ok' | 'at_risk' | 'breached' |
-    'paused' | 'met' | 'missed'). Returns (sql, params): the source's params come first."""
+    'paused' | 'met' | 'missed'; NULL for a duplicate merged into another ticket). Returns (sql, params): the source's params come first."""
     ensure_calendar(con)
     tz = _tz(con)
     risk = float(settings.get(con, "service.at_risk_percent")) / 100.0
@@ -495,7 +495,7 @@ def state_sql(con: duckdb.DuckDBPyConnection, now_utc: dt.datetime, source_sql: 
         "  LEFT JOIN work_calendar ca ON ca.day = CAST(s1._at AT TIME ZONE 'UTC' AT TIME ZONE ? AS DATE)) "
         "SELECT s2.* EXCLUDE (_target, _at), "
         "  CASE WHEN _target > 0 THEN (_target - sla_left_minutes) / _target END AS sla_used, "
-        "  CASE WHEN sla_due IS NULL OR sla_left_minutes IS NULL THEN NULL "
+        "  CASE WHEN sla_due IS NULL OR sla_left_minutes IS NULL OR merged_into IS NOT NULL THEN NULL "
         "       WHEN sla_target IS NULL THEN CASE WHEN sla_left_minutes >= 0 "
         "            AND (first_response_due IS NULL OR first_response_at IS NULL OR first_response_at <= first_response_due) "
         "            THEN 'met' ELSE 'missed' END "

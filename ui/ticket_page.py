@@ -120,10 +120,10 @@ def _show(c, me, data: dict) -> None:
     tid = ticket["id"]
     labels = _labels(c)
     st.title(md(f"{ticket.get('ticket_no') or tid} · {ticket.get('subject') or ''}"), anchor=False)
-    parts = [t("ticket.status") + ": " + _status(ticket["status"]), t("ticket.priority") + ": " + _priority(
-        ticket.get("priority"))]
-    if ticket.get("channel"):
-        parts.append(t("ticket.channel") + ": " + _channel(ticket["channel"]))
+    parts = [t("ticket.status_is", status=_status(ticket["status"])),
+             t("ticket.priority_is", priority=_priority(ticket.get("priority")))]
+    if ticket.get("channel"):  # "label: value" from the catalogue (zh writes a full-width ：)
+        parts.append(t("ticket.channel_is", channel=_channel(ticket["channel"])))
     if ticket.get("category"):
         cat = labels["category"](ticket["category"])
         if ticket.get("sub_category"):
@@ -147,7 +147,7 @@ def _show(c, me, data: dict) -> None:
             st.caption(t("ticket.description"))
             st.text(ticket["description"])
     _conversation(c, data["events"])
-    if ticket["status"] in ("resolved", "closed"):
+    if ticket["status"] in ("resolved", "closed") and ticket.get("merged_into") is None:  # a duplicate is not rated
         try:
             from ui import csat
         except ImportError:  # the feedback part is not there
@@ -193,6 +193,9 @@ def _ticket_link(kind: str, ticket_id: int, text: str, icon: str) -> None:
 
 
 def _sla(c, ticket: dict) -> None:
+    if ticket.get("merged_into") is not None:  # a merged duplicate has no SLA of its own: the kept ticket has it
+        st.caption(t("ticket.sla_merged", no=ticket.get("merged_into_no") or ticket["merged_into"]))
+        return
     state = ticket.get("sla_state")
     if state is None:
         return
@@ -214,11 +217,11 @@ def _sla(c, ticket: dict) -> None:
 # ---------------------------------------------------------------------------------------- actions
 def _actions(c, me, ticket: dict, nonce: int, earlier: pl.DataFrame | None) -> None:
     tid, status = ticket["id"], ticket["status"]
+    if ticket.get("merged_into") is not None:  # the work goes on in the kept ticket (its link is above)
+        return
     if ticket.get("assignee_id") is None and status != "closed":
-        if st.button(t("ticket.claim"), key=f"ticket_claim_{tid}", icon=":material/front_hand:", type="primary"):
-            with errors.handled():
-                tickets.claim(c, me, tid)
-                _done(tid, t("ticket.claimed"))
+        st.button(t("ticket.claim"), key=f"ticket_claim_{tid}", icon=":material/front_hand:", type="primary",
+                  on_click=_claim, args=(tid,))
     if status != "closed":
         _reply_form(c, me, ticket, nonce)
     left, right = st.columns(2)
@@ -231,6 +234,22 @@ def _actions(c, me, ticket: dict, nonce: int, earlier: pl.DataFrame | None) -> N
         _reopen_form(c, me, ticket, nonce)
     if ticket.get("merged_into") is None and earlier is not None:
         _merge_form(c, me, ticket, nonce, earlier)
+
+
+def _claim(tid: int) -> None:
+    """Claim the ticket the button was drawn for. A callback, so a click from a page drawn before someone
+    (or this user in another tab, or a double click) took the ticket still gets its answer: "yours
+    already" or who has it, never a silent nothing and never another ticket."""
+    from ui.session import actor, con
+
+    try:
+        done = tickets.claim(con(), actor(), tid)
+    except CRMError as exc:
+        forms.flash(errors.message(exc), "error")
+        return
+    records.reload(PREFIX, tid)
+    st.session_state[f"_ticket_nonce_{tid}"] = st.session_state.get(f"_ticket_nonce_{tid}", 0) + 1
+    forms.flash(t("ticket.claimed") if done else t("ticket.already_yours"), "success" if done else "info")
 
 
 def _reply_form(c, me, ticket: dict, nonce: int) -> None:
@@ -452,8 +471,12 @@ def _history(c, history: dict, labels: dict) -> None:
                 st.caption(t("ticket.history_empty"))
                 continue
             if k == "tickets":
-                df = df.with_columns(pl.col("status").map_elements(_status, return_dtype=pl.String),
-                                     pl.col("priority").map_elements(_priority, return_dtype=pl.String))
+                # labels made here: t() inside map_elements runs on polars' threads, without the session (English)
+                df = df.with_columns(
+                    pl.col("status").replace_strict({s: _status(s) for s in tickets.STATUSES}, default=pl.col("status"),
+                                                    return_dtype=pl.String),
+                    pl.col("priority").replace_strict({p: _priority(p) for p in tickets.PRIORITIES},
+                                                      default=pl.col("priority"), return_dtype=pl.String))
                 tables.show(df, {"ticket_no": "ticket.no", "subject": "ticket.subject", "status": "ticket.status",
                                  "priority": "ticket.priority", "opened_at": "ticket.opened_at",
                                  "assignee_name": "ticket.assignee"}, key="ticket_hist_tickets")

@@ -51,12 +51,17 @@ def sla_badge(row: dict) -> str:
 
 # ------------------------------------------------------------------------------------------- actions
 def _claim(ticket_id: int, ticket_no: str) -> None:
+    """Claim the ticket the button was drawn for (its id is the button's key and argument, never a row
+    position): a second click on it (a double click, a stale tab) finds it taken and says so."""
     try:
-        tickets.claim(con(), actor(), ticket_id)
+        done = tickets.claim(con(), actor(), ticket_id)
     except CRMError as exc:
         forms.flash(errors.message(exc), "error")
     else:
-        forms.flash(t("queue.claimed", no=ticket_no))
+        if done:
+            forms.flash(t("queue.claimed", no=ticket_no))
+        else:
+            forms.flash(t("queue.already_yours", no=ticket_no), "info")
 
 
 def _open(ticket_id: int) -> None:

@@ -68,9 +68,11 @@ st.caption(t("sla_admin.calendar_help", holidays=special.filter(pl.col("kind") =
 if special.is_empty():
     st.info(t("sla_admin.no_special_days"))
 else:
+    # the names made here, in the user's language: t() inside map_elements runs on polars' threads, without
+    # the session, and read English
+    weekdays = {d: t(f"sla_admin.weekday_{d}") for d in range(1, 8)}
     shown = special.with_columns(
-        pl.col("day").map_elements(lambda d: t(f"sla_admin.weekday_{d.isoweekday()}"), return_dtype=pl.String)
-        .alias("weekday"),
+        pl.col("day").dt.weekday().replace_strict(weekdays, return_dtype=pl.String).alias("weekday"),
         pl.col("kind").replace_strict({"holiday": t("sla_admin.kind_holiday"), "makeup": t("sla_admin.kind_makeup")},
                                       default=pl.col("kind")).alias("kind"),
         pl.when(pl.col("holiday") == "makeup").then(pl.lit("")).otherwise(pl.col("holiday")).alias("holiday"))

@@ -36,19 +36,21 @@ FILTER_KEYS = ("fb_kind", "fb_status", "fb_mine", "fb_overdue", "fb_q", "fb_page
 
 
 def _named(df: pl.DataFrame) -> pl.DataFrame:
-    """Codes as the user reads them, and the overdue / due-today flag."""
-    def label(prefix):
-        return lambda v: t(f"{prefix}_{v}") if v else ""
-    flag = (pl.when(pl.col("overdue")).then(pl.lit("🔴 " + t("feedback.overdue")))
-            .when(pl.col("due_today")).then(pl.lit("🟠 " + t("feedback.due_today"))).otherwise(pl.lit("")))
+    """Codes as the user reads them, and the overdue / due-today flag as a plain word (an emoji shows as
+    a box without a colour-emoji font; a table cell renders no Markdown badge). The labels are made here,
+    never inside map_elements: that runs on polars' threads, without the session, and reads English."""
+    def label(col, prefix):
+        names = {v: t(f"{prefix}_{v}") for v in df[col].drop_nulls().unique().to_list() if v}
+        return pl.col(col).replace_strict(names, default=pl.lit(""), return_dtype=pl.String)
+    flag = (pl.when(pl.col("overdue")).then(pl.lit(t("feedback.overdue")))
+            .when(pl.col("due_today")).then(pl.lit(t("feedback.due_today"))).otherwise(pl.lit("")))
     band = (pl.when(pl.col("score") >= fb.PROMOTER).then(pl.lit(t("feedback.band_promoter")))
             .when(pl.col("score") <= fb.DETRACTOR).then(pl.lit(t("feedback.band_detractor")))
             .otherwise(pl.lit(t("feedback.band_passive"))))
     return df.with_columns(
         flag.alias("flag"), band.alias("band"), pl.col("score").cast(pl.Int64, strict=False),
-        pl.col("kind").map_elements(label("feedback.kind"), return_dtype=pl.String).alias("kind_name"),
-        pl.col("status").map_elements(label("feedback.status"), return_dtype=pl.String).alias("status_name"),
-        pl.col("channel").map_elements(label("feedback.channel"), return_dtype=pl.String).alias("channel_name"))
+        label("kind", "feedback.kind").alias("kind_name"), label("status", "feedback.status").alias("status_name"),
+        label("channel", "feedback.channel").alias("channel_name"))
 
 
 def _open(fid: int) -> None:

@@ -10,6 +10,7 @@ from ui.i18n import names, t
 from ui.session import actor, con
 
 CUSTOMERS_PAGE = "views/customers.py"
+DESK_PAGE = "views/tickets.py"
 PER_ROW = 4
 
 me, c = actor(), con()
@@ -37,13 +38,16 @@ ROW_TABLES = {  # card -> (columns shown, code columns)
                     "next_followup_at": "lead.next_followup_at"}, {"status": "lead.status"}),
     "open_tickets": ({"ticket_no": "ticket.no", "subject": "ticket.subject", "customer_name": "ticket.customer",
                       "priority": "ticket.priority", "status": "ticket.status", "assignee_name": "ticket.assignee",
-                      "opened_at": "ticket.opened_at", "resolution_due": "ticket.resolution_due"},
-                     {"status": "ticket.status", "priority": "ticket.priority"}),
+                      "opened_at": "ticket.opened_at", "sla_target": "home.sla_target", "sla_due": "home.sla_due",
+                      "sla_state": "home.sla_state"},
+                     {"status": "ticket.status", "priority": "ticket.priority", "sla_target": "sla.target",
+                      "sla_state": "ticket.sla_state"}),
     "tasks_due": ({"title": "task.title", "kind": "task.kind", "due_at": "task.due_at",
                    "customer_name": "task.customer"}, {"kind": "task.kind"}),
 }
 ROW_TABLES["new_leads"] = ROW_TABLES["open_leads"]
-ROW_TABLES["tickets_due"] = ROW_TABLES["tickets_overdue"] = ROW_TABLES["open_tickets"]
+for _card in ("team_unassigned", "tickets_due", "tickets_overdue"):
+    ROW_TABLES[_card] = ROW_TABLES["open_tickets"]
 
 with errors.handled():
     figures = kpis.my_day(c, me)
@@ -64,10 +68,14 @@ with errors.handled():
             (t("home.open_list"), {"holder": "owned", "due": "today"}),
             (t("home.overdue_link", n=n["followups_overdue"]), {"holder": "owned", "due": "overdue"}),
         ]))
-    if figures["open_tickets"] is not None:
+    if figures["tickets_scope"] == "mine":
+        # who works tickets: the own queue, and what waits in the team's queue to be claimed (the whole
+        # company's open tickets say nothing about an agent's day)
+        cards.append(("open_tickets", t("home.my_open_tickets"), t("home.my_open_tickets_help"), []))
+    elif figures["open_tickets"] is not None:
         cards.append(("open_tickets", t("home.open_tickets"), scope_help("tickets"), []))
     if figures["tickets_due"] is not None:
-        cards.append(("tickets_due", t("home.tickets_due"), scope_help("tickets"), []))
+        cards.append(("tickets_due", t("home.tickets_due"), t("home.tickets_sla_help"), []))
     if figures["tasks_due"] is not None:
         cards.append(("tasks_due", t("home.tasks_due"), t("home.tasks_help"), []))
 
@@ -80,12 +88,17 @@ with errors.handled():
                     st.page_link(CUSTOMERS_PAGE, label=link_label, query_params=params, icon=":material/list:")
                 if key == "tickets_due":
                     st.caption(t("home.overdue_link", n=n["tickets_overdue"]))
-                elif key in kpis.ROW_CARDS and figures[key]:
+                elif key == "open_tickets" and figures["team_unassigned"] is not None:
+                    st.caption(t("home.team_unassigned_link", n=n["team_unassigned"]))
+                if key in kpis.ROW_CARDS and figures[key]:
                     st.caption(t("home.rows_below"))
+                if key == "open_tickets" and figures["tickets_scope"] == "mine":
+                    st.page_link(DESK_PAGE, label=t("home.open_desk"), icon=":material/support_agent:")
 
     # the rows behind the figures that have no list page of their own: scoped like the count
     labels = {key: label for key, label, _h, _l in cards}
     labels["tickets_overdue"] = t("home.tickets_overdue")
+    labels["team_unassigned"] = t("home.team_unassigned")
     for key in kpis.ROW_CARDS:
         if key not in labels or not figures.get(key):
             continue

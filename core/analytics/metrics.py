@@ -69,7 +69,8 @@ Definitions (value over the period; the comparison period alike):
   in the period; resolution_median_h / _p90_h: hours from opening to resolution of the tickets resolved
   in the period.
 - sla_compliance: of the tickets resolved in the period that had a due time, the share whose first
-  response and resolution both met their due times (core sla_targets set them).
+  response and resolution both met their due times (core sla_targets set them); a duplicate merged into
+  another ticket does not count.
 - Inconsistent tickets (resolved before their first response: imported data such as the support-tickets
   file, see core.analytics.realdata) are left out of the time figures (first response, resolution, SLA);
   tickets_inconsistent counts those first answered or resolved in the period, so the exclusion is visible.
@@ -648,7 +649,7 @@ def _ticket_union(ctx: _Ctx, extra: str = "") -> tuple[str, list] | None:
     fr_in, fr_args = ctx.within("k.first_response_at")
     dn_in, dn_args = ctx.within(done)
     return _union(ctx, "ticket", "tickets", "k.opened_at, k.first_response_at, coalesce(k.resolved_at, k.closed_at) "
-                  f"AS done_at, k.first_response_due, k.resolution_due, k.satisfaction{extra}", "tickets",
+                  f"AS done_at, k.first_response_due, k.resolution_due, k.merged_into, k.satisfaction{extra}", "tickets",
                   f"k.deleted_at IS NULL AND k.opened_at < ? AND ({op_in} OR {fr_in} OR {dn_in} OR {done} IS NULL "
                   f"OR (k.opened_at < ? AND {done} >= ?) OR (k.opened_at < ? AND {done} >= ?))",
                   [hi] + op_args + fr_args + dn_args + [ctx.cur.asof] * 2 + [ctx.prev.asof] * 2)
@@ -661,7 +662,8 @@ def _ticket_cols(w: _Window) -> tuple[list[str], list]:
     rs = "epoch(v.done_at - v.opened_at) / 3600.0"
     met = ("(v.first_response_due IS NULL OR v.first_response_at <= v.first_response_due) "
            "AND (v.resolution_due IS NULL OR v.done_at <= v.resolution_due)")
-    due = "(v.first_response_due IS NOT NULL OR v.resolution_due IS NOT NULL)"
+    # a duplicate merged into another ticket has no SLA of its own (core.sla.state_sql: NULL state)
+    due = "(v.first_response_due IS NOT NULL OR v.resolution_due IS NOT NULL) AND v.merged_into IS NULL"
     bad = "coalesce(v.done_at < v.first_response_at, FALSE)"  # resolved before the first response
     op, a = _w("v.opened_at", w)
     fa, _ = _w("v.first_response_at", w)

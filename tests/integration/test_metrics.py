@@ -276,6 +276,23 @@ def test_ticket_figures_first_response_resolution_sla_csat_and_backlog(company):
     assert fig(company, "svc", "backlog").lower_is_better
 
 
+def test_a_merged_duplicate_does_not_count_in_sla_compliance(company):
+    """The duplicate merged into another ticket (closed with merged_into set) is neither met nor missed:
+    the card and the split by agent leave it out, as core.sla.state_sql gives it no state."""
+    c = company.customers["rep_a"]
+    ticket(company, c, "2026-11-02 10:00", first=2, done=10, fr_due=4, res_due=24)   # met
+    ticket(company, c, "2026-11-03 10:00", first=6, done=30, fr_due=4, res_due=48)   # missed (first response)
+    ticket(company, c, "2026-11-05 10:00", first=1, done=2, fr_due=4, res_due=24)    # met, then merged
+    kept, *_, dup = [r[0] for r in company.con.execute("SELECT id FROM tickets ORDER BY opened_at").fetchall()]
+    company.con.execute("UPDATE tickets SET merged_into = ? WHERE id = ?", [kept, dup])
+    assert fig(company, "svc", "sla_compliance").value == pytest.approx(1 / 2)
+    by_agent = {r["grp"]: r for r in m.tickets_by(company.con, company.actor("svc"), NOV, None, "agent")
+                .iter_rows(named=True)}
+    svc = company.users["svc"]
+    assert (by_agent[svc]["sla_due"], by_agent[svc]["sla_met"]) == (2, 1)
+    assert by_agent[svc]["resolved"] == 3  # still a resolved ticket: only the SLA leaves it out
+
+
 def test_nps_is_promoters_minus_detractors(company):
     c = company.customers["rep_a"]
     for score in (10, 9, 7, 3):

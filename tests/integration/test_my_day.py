@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from core import clock
+from core import clock, ticket_queue
 from core.analytics import kpis
 
 D = dt.datetime
@@ -21,13 +21,38 @@ def followup(company, label, when):
     company.con.execute("UPDATE customers SET next_followup_at = ? WHERE id = ?", [when, company.customers[label]])
 
 
+YESTERDAY_1000 = D(2026, 11, 23, 2, 0)     # Monday 10:00 local, a working hour
+YESTERDAY_1200 = D(2026, 11, 23, 4, 0)     # Monday 12:00 local
+NEXT_WEEK = D(2026, 12, 1, 4, 0)
+
+
 def add_tickets(c, company):
-    svc = company.users["svc"]
-    for i, (due, status) in enumerate([(TODAY_2300, "open"), (YESTERDAY_2330, "pending"), (TOMORROW_0030, "open"),
-                                       (TODAY_2300, "resolved")], start=1):
+    """Tickets of the service team as the desk sees them (first response done unless said):
+    1 open, resolution due 23:00 local today: due today;
+    2 pending since Monday 10:00, stored resolution due Monday 23:30 (passed): paused, NOT overdue;
+    3 open, due 00:30 local tomorrow: neither;
+    4 resolved: none;
+    5 open, never answered, first response due Monday 23:30 (passed), resolution next week: overdue;
+    6 open, resolution due Monday 12:00: overdue;
+    7 open, nobody assigned, resolution next week: the team's queue;
+    8 pending since Monday 10:00, stored resolution due Monday 12:00 (passed): paused, NOT overdue."""
+    svc, team = company.users["svc"], company.teams["service"]
+    rows = [  # (id, status, assignee, first response at, first response due, resolution due, pending since)
+        (1, "open", svc, NOW, None, TODAY_2300, None),
+        (2, "pending", svc, NOW, None, YESTERDAY_2330, YESTERDAY_1000),
+        (3, "open", svc, NOW, None, TOMORROW_0030, None),
+        (4, "resolved", svc, NOW, None, TODAY_2300, None),
+        (5, "open", svc, None, YESTERDAY_2330, NEXT_WEEK, None),
+        (6, "open", svc, YESTERDAY_1000, None, YESTERDAY_1200, None),
+        (7, "open", None, NOW, None, NEXT_WEEK, None),
+        (8, "pending", svc, NOW, None, YESTERDAY_1200, YESTERDAY_1000),
+    ]
+    for i, status, who, answered, first_due, due, pending in rows:
         c.execute("INSERT INTO tickets (id, ticket_no, subject, status, priority, assignee_id, team_id, opened_at, "
-                  "resolution_due, created_at, updated_at) VALUES (?, ?, ?, ?, 'high', ?, ?, ?, ?, ?, ?)",
-                  [i, f"TK{i:07d}", f"Ticket {i}", status, svc, company.teams["service"], NOW, due, NOW, NOW])
+                  "first_response_at, first_response_due, resolution_due, pending_since, resolved_at, created_at, "
+                  "updated_at) VALUES (?, ?, ?, ?, 'high', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  [i, f"TK{i:07d}", f"Ticket {i}", status, who, team, D(2026, 11, 20, 2, 0), answered, first_due, due,
+                   pending, NOW if status == "resolved" else None, NOW, NOW])
 
 
 def add_leads(c, company):
@@ -88,15 +113,42 @@ def test_each_role_gets_the_figures_of_its_work_labelled_by_scope(company):
     assert day["rep_a"]["new_leads"] is None and day["rep_a"]["tickets_due"] is None
 
 
-def test_ticket_figures_follow_the_local_day_and_agree_with_their_rows(company):
+def test_ticket_figures_use_the_desks_sla_state_and_agree_with_their_rows(company):
     c = company.con
     add_tickets(c, company)
     svc = company.actor("svc", NOW)
     day = kpis.my_day(c, svc)
-    assert (day["open_tickets"], day["tickets_due"], day["tickets_overdue"]) == (3, 1, 1)
-    for card, ids in (("open_tickets", [2, 1, 3]), ("tickets_due", [1]), ("tickets_overdue", [2])):
+    # a pending ticket whose stored due passed is paused, not overdue; an unanswered ticket past its
+    # first-response due is overdue although its resolution is due next week
+    assert (day["tickets_due"], day["tickets_overdue"]) == (1, 2)
+    # an agent's open tickets are the own queue, with the team's unassigned ones beside it
+    assert (day["tickets_scope"], day["open_tickets"], day["team_unassigned"]) == ("mine", 6, 1)
+    for card, ids in (("open_tickets", [6, 5, 1, 3, 8, 2]), ("team_unassigned", [7]), ("tickets_due", [1]),
+                      ("tickets_overdue", [6, 5])):
         rows = kpis.card_rows(c, svc, card)
-        assert rows.height == day[card] and rows["id"].to_list() == ids
+        assert rows.height == day[card] and rows["id"].to_list() == ids, card
+    assert kpis.card_rows(c, svc, "tickets_overdue")["sla_state"].to_list() == ["breached", "breached"]
+
+
+@pytest.mark.parametrize("user", ["svc", "boss"])
+def test_ticket_figures_equal_the_desks_tab_counts(company, user):
+    c = company.con
+    add_tickets(c, company)
+    me = company.actor(user, NOW)
+    day, desk = kpis.my_day(c, me), ticket_queue.counts(c, me)
+    assert day["tickets_overdue"] == desk["breached"] > 0
+    assert (day["open_tickets"], day["team_unassigned"]) == (desk["mine"], desk["team_unassigned"])
+
+
+def test_people_who_do_not_work_tickets_keep_the_open_tickets_of_their_scope(company):
+    c = company.con
+    add_tickets(c, company)
+    c.execute("UPDATE tickets SET customer_id = ? WHERE id IN (1, 2, 4)", [company.customers["rep_a"]])
+    rep = company.actor("rep_a", NOW)
+    day = kpis.my_day(c, rep)
+    assert (day["tickets_scope"], day["open_tickets"]) == ("scope", 2)   # the own customers' open tickets
+    assert day["team_unassigned"] is None and day["tickets_overdue"] is None
+    assert sorted(kpis.card_rows(c, rep, "open_tickets")["id"].to_list()) == [1, 2]
 
 
 def test_new_leads_this_week_start_on_the_local_monday_and_agree_with_their_rows(company):
@@ -155,4 +207,9 @@ def test_my_day_page_labels_say_what_each_number_counts(crm_db):
         assert not at.exception
         assert not {"My customers", "All customers", "Team customers"} & set(cards(at)), cards(at)
     assert "New leads this week" in cards(app_as("mkt").run())
-    assert "Tickets due today" in cards(app_as("svc").run())
+    svc = app_as("svc").run()
+    assert "Tickets due today" in cards(svc)
+    # a service agent's open tickets are the own queue, not the whole company's
+    assert "My open tickets" in cards(svc) and "Open tickets" not in cards(svc)
+    assert ("Open the service desk", "tickets?") in links(svc)
+    assert any("unassigned in my team's queue" in el.value for el in svc.caption)

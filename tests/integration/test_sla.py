@@ -129,6 +129,18 @@ def test_resolved_tickets_met_or_missed(con):
     assert state(con, late, now)["sla_state"] == "missed"
 
 
+def test_a_merged_duplicate_is_neither_met_nor_missed(con):
+    """A duplicate merged into another ticket has no SLA of its own: the kept ticket carries it."""
+    kept = add_ticket(con, L(2026, 11, 16, 9, 0), "critical")
+    dup = add_ticket(con, L(2026, 11, 16, 9, 0), "critical", status="closed", merged_into=kept,
+                     first_response_at=L(2026, 11, 16, 9, 30), closed_at=L(2026, 11, 16, 10, 0))
+    late = add_ticket(con, L(2026, 11, 16, 9, 0), "critical", status="closed", merged_into=kept,
+                      closed_at=L(2026, 11, 18, 10, 0))
+    now = L(2026, 11, 20, 9, 0)
+    assert state(con, dup, now)["sla_state"] is None and state(con, late, now)["sla_state"] is None
+    assert state(con, kept, now)["sla_state"] == "breached"
+
+
 def test_targets_per_customer_level(con, company):
     boss = company.actor("boss")
     sla.set_level_targets(con, boss, [{"priority": "high", "level": "A", "first_response_hours": 1,

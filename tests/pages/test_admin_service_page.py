@@ -142,3 +142,15 @@ def test_the_calendar_in_chinese_names_the_holidays_in_chinese(service_db):
     rows = {r["日期"]: (r["类型"], r["节日"]) for r in days.to_dict("records")}
     assert rows["2026-10-01"] == ("放假", "国庆节")
     assert rows["2026-10-10"] == ("调休上班", "")
+
+
+def test_the_calendar_in_chinese_names_the_weekdays_in_chinese(service_db):
+    """The weekday column reads 星期四, not the English day name (2026-10-01 is a Thursday)."""
+    at = page(lang="zh")
+    assert not at.exception, at.exception
+    widget(at.selectbox, "日历年份").set_value(2026).run()
+    days = next(d.value for d in at.dataframe if "节日" in d.value.columns)
+    weekdays = {r["日期"]: r["星期"] for r in days.to_dict("records")}
+    assert weekdays["2026-10-01"] == "星期四"
+    assert weekdays["2026-10-10"] == "星期六"
+    assert not any(name in " ".join(map(str, weekdays.values())) for name in ("day", "Thu", "Sat"))

@@ -127,6 +127,18 @@ def test_the_page_speaks_chinese(fb_db):
     assert "主题" in list(at.dataframe[0].value.columns)
 
 
+def test_the_due_flag_is_a_word_any_font_shows_and_the_columns_read_chinese(fb_db):
+    """No 🔴/🟠 emoji (a box without a colour-emoji font): the flag is the plain word; in Chinese the
+    kind and status columns are Chinese too (labels made in the session, not on polars' threads)."""
+    table = feedback_as("svc").dataframe[0].value
+    flags = dict(zip(table["Subject"], table["Due"]))
+    assert flags["Late delivery"] == "Overdue" and flags["Rude driver"] == ""
+    zh = feedback_as("svc", lang="zh").dataframe[0].value
+    row = zh[zh["主题"] == "Late delivery"].to_dict("records")[0]
+    assert row["到期"] == "已逾期", row
+    assert row["类型"] == "投诉", row
+
+
 # ------------------------------------------------------------------------------------------ the CSAT widget
 def csat_page(username: str, ticket_id: int) -> None:
     from core import auth

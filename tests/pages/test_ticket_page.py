@@ -245,3 +245,45 @@ def test_a_new_ticket_from_the_desk_finds_its_customer_by_name_among_those_the_u
     at = ticket_as("svc", new="1")
     at.text_input(key="ticket_new_q").input("zzz no such customer").run()
     assert "No customer found." in [c.value for c in at.caption]
+
+
+def test_a_second_claim_from_a_stale_page_says_it_is_yours_already(desk):
+    """Two tabs (or a double click) on the same ticket: the second Claim claims nothing and says so."""
+    tid = desk.tickets["dup"]
+    first, second = ticket_as("svc", id=str(tid)), ticket_as("svc", id=str(tid))
+    button(first, "Claim").click().run()
+    assert any("You took this ticket." in s.value for s in first.success)
+    button(second, "Claim").click().run()
+    assert not second.exception and not second.error
+    shown = [s.value for s in second.success] + [s.value for s in second.info]
+    assert "This ticket is yours already." in shown and "You took this ticket." not in shown
+    assert tickets.get_ticket(cursor(), auth.actor_for(cursor(), "svc"), tid)["assignee_id"] == desk.users["svc"]
+
+
+def test_a_merged_duplicate_has_no_sla_no_rating_and_no_forms_only_the_link(desk):
+    dup, keep = desk.tickets["dup"], desk.tickets["a"]
+    tickets.merge(cursor(), auth.actor_for(cursor(), "svc"), dup, keep)
+    at = ticket_as("svc", id=str(dup))
+    assert not at.exception and not at.error
+    text = markdown_like(at)
+    assert "SLA met" not in text and "SLA missed" not in text and not at.metric
+    assert f"No SLA: merged into TK{keep:07d}" in text
+    assert "Customer satisfaction" not in text                         # no CSAT widget
+    assert not [s for s in at.selectbox if s.label in ("Assign to", "New status")]
+    assert any(f"Merged into ticket TK{keep:07d}" in b.label for b in at.button)
+
+
+def test_the_header_in_chinese_uses_full_width_colons_and_open_reads_in_progress(desk):
+    tid = desk.tickets["a"]
+    tickets.set_status(cursor(), auth.actor_for(cursor(), "svc"), tid, "open")
+    at = ticket_as("svc", "zh", id=str(tid))
+    header = next(x.value for x in at.caption if "优先级" in x.value)
+    assert "状态：处理中" in header and "优先级：高" in header and "渠道：" in header, header
+    assert ":" not in header.replace("：", ""), header
+
+
+def test_the_earlier_tickets_read_their_status_in_chinese(desk):
+    at = ticket_as("svc", "zh", id=str(desk.tickets["a"]))
+    earlier = next(d.value for d in at.dataframe if "主题" in d.value.columns)
+    row = earlier[earlier["主题"] == "Login again"].to_dict("records")[0]
+    assert row["状态"] == "新建" and row["优先级"] == "中", row

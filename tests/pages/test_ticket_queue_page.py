@@ -148,3 +148,26 @@ def test_filters_narrow_the_rows_and_the_counts(desk_db):
     assert rows(at) == ["TK%07d · Cannot log in" % desk_db.t["fresh"]]
     at.text_input(key="tq_q").input("nothing like this").run()
     assert rows(at) == [] and any("No ticket matches" in i.value for i in at.info)
+
+
+def test_a_second_claim_on_the_same_row_claims_nothing_else(desk_db):
+    """A double click (or a second tab): the second click is bound to the ticket it was drawn for, finds it
+    taken by this user and says so; the ticket that moved up into its row stays unassigned."""
+    free, free2 = desk_db.t["free"], desk_db.t["free2"]
+    first, second = pick_view(desk_as("svc"), "team_unassigned"), pick_view(desk_as("svc"), "team_unassigned")
+    first.button(key=f"tq_claim_{free}").click().run()
+    second.button(key=f"tq_claim_{free}").click().run()
+    assert not second.exception and not second.error
+    assert any(f"Ticket TK{free:07d} is yours already" in s.value for s in second.info)
+    assert not any(f"TK{free:07d}" in s.value for s in second.success)
+    from ui.db import database
+
+    con = database().cursor()
+    assert tickets.get_ticket(con, tickets_actor(con), free2)["assignee_id"] is None
+    assert tabs(second)[:2] == ["Assigned to me (3)", "My team's unassigned (1)"]
+
+
+def tickets_actor(con):
+    from core import auth
+
+    return auth.actor_for(con, "svc")
