@@ -22,3 +22,15 @@ def pick_customer(c, me, key: str, texts: str) -> int | None:
         return None
     found = dict(zip(df["id"].to_list(), df["name"].to_list()))
     return st.selectbox(t(f"{texts}.customer"), list(found), format_func=found.get, key=f"{key}_customer")
+
+
+def customer_for_new(c, me, customer_param, key: str, texts: str) -> dict | None:
+    """The customer of a new record: the one the link names (`?customer=N`; NotFound for one out of scope),
+    with a link back to its page, else the one picked with `pick_customer`; None until there is one."""
+    if customer_param:
+        customer = customers.get_customer(c, me, customer_param)
+        st.page_link("views/customers.py", label=t(f"{texts}.open_customer", name=customer["name"]),
+                     query_params={"id": str(customer["id"])}, icon=":material/person:")
+        return customer
+    cid = pick_customer(c, me, key, texts)
+    return None if cid is None else customers.get_customer(c, me, cid)

@@ -19,7 +19,7 @@ from core import clock, contacts, customers, deals, fields, forecast, options, p
 from core.errors import Conflict, CRMError, NotFound
 from core.i18n import translate
 from ui import errors, fieldform, forms, records, tables
-from ui.customer_pick import pick_customer
+from ui.customer_pick import customer_for_new
 from ui.i18n import label, lang, names, t
 from ui.session import actor, con
 from ui.text import md
@@ -416,16 +416,10 @@ def _new(c, me, customer_param) -> None:
     if not deals.can_create(c, me):
         st.info(t("deal.cannot_create"))
         return
-    if customer_param:
-        customer = customers.get_customer(c, me, customer_param)  # NotFound for one out of scope
-        cid = customer["id"]
-        st.page_link(CUSTOMERS, label=t("deal.open_customer", name=customer["name"]), query_params={"id": str(cid)},
-                     icon=":material/person:")
-    else:
-        cid = pick_customer(c, me, "deal_new", "deal")
-        if cid is None:
-            return
-        customer = customers.get_customer(c, me, cid)
+    customer = customer_for_new(c, me, customer_param, "deal_new", "deal")
+    if customer is None:
+        return
+    cid = customer["id"]
     defs = fields.definitions(c, "deal", me.role, "edit")
     shown = {k: f for k, f in defs.items() if k in _NEW_FIELDS or (f.custom and f.editable_by(me.role))}
     people = contacts.list_contacts(c, me, cid)

@@ -18,7 +18,7 @@ import streamlit as st
 from core import clock, customers, fields, tickets
 from core.errors import CRMError, NotFound
 from ui import errors, fieldform, forms, records, tables
-from ui.customer_pick import pick_customer
+from ui.customer_pick import customer_for_new
 from ui.i18n import label, lang, t
 from ui.text import md
 
@@ -510,16 +510,10 @@ def _new(c, me, customer_param) -> None:
     if not tickets.can_create(c, me):
         st.info(t("ticket.cannot_create"))
         return
-    if customer_param:
-        customer = customers.get_customer(c, me, customer_param)  # NotFound for one out of scope
-        cid = customer["id"]
-        st.page_link(CUSTOMERS, label=t("ticket.open_customer", name=customer["name"]), query_params={"id": str(cid)},
-                     icon=":material/person:")
-    else:
-        cid = pick_customer(c, me, "ticket_new", "ticket")
-        if cid is None:
-            return
-        customer = customers.get_customer(c, me, cid)
+    customer = customer_for_new(c, me, customer_param, "ticket_new", "ticket")
+    if customer is None:
+        return
+    cid = customer["id"]
     defs = fields.definitions(c, "ticket", me.role, "edit")
     shown = {k: f for k, f in defs.items() if k in _NEW_FIELDS or (f.custom and f.editable_by(me.role))}
     record = {"customer_id": cid}
