@@ -13,8 +13,7 @@ def pick_customer(c, me, key: str, texts: str) -> int | None:
     strings: `<texts>.find_customer`, `.find_customer_hint`, `.no_customer_found`, `.customer`."""
     q = st.text_input(t(f"{texts}.find_customer"), key=f"{key}_q", max_chars=100,
                       placeholder=t(f"{texts}.find_customer_hint"))
-    if not (q or "").strip():
-        st.caption(t(f"{texts}.find_customer_hint"))
+    if not (q or "").strip():  # the hint is the box's placeholder: said once
         return None
     df, _total = customers.list_customers(c, me, {"q": q}, sort="name", desc=False, page=0, page_size=20)
     if df.is_empty():
