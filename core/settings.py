@@ -25,8 +25,19 @@ DEFAULTS: dict[str, Any] = {
     "auth.min_password_length": 8,
     "pool.max_open_customers_per_rep": 200,
     "pool.reclaim_after_working_days": 10,
-    "pool.refresh_weekday": 1,
+    "pool.refresh_weekday": 1,             # ISO weekday of the weekly refresh of every team pool
+    "pool.refresh_mode": "resort",         # resort: re-rank by priority | redistribute: split old unclaimed records evenly
+    "pool.refresh_older_days": 14,         # redistribute pool records unclaimed for longer than this
+    "pool.daily_claim_cap": 20,            # claims per rep per company day
+    "pool.reclaim_wait_days": 7,           # a former owner waits this long before claiming a record back
+    "pool.claim_cooldown_hours": 0,        # a newly pooled record can be claimed after this long
+    "pool.lock_cap": 10,                   # customers a rep may lock against reclaim
+    "pool.warn_days": 3,                   # "my day" warns this many working days before a reclaim
+    "pool.exempt_open_deals": False,       # customers with an open deal are never reclaimed
+    "pool.reclaim_at": "02:00",            # local time of the daily reclaim run inside the app
     "assignment.weighted_by_performance": True,
+    "assignment.weight_by": "won_deals",   # won_deals | followups: what "recent performance" counts
+    "assignment.performance_days": 30,
     "assignment.skip_reps_with_untouched_raw": True,
     "assignment.new_hires_get_new_data": False,
     "lists.page_size": 50,
@@ -47,6 +58,10 @@ DEFAULTS: dict[str, Any] = {
     "service.at_risk_percent": 80,        # an open ticket that used this share of its SLA time is at risk
     "service.reopen_days": 7,             # a resolved ticket can be reopened within this many days, later a new linked ticket
     "service.escalation_every_minutes": 5,  # how often the app checks for breached tickets
+    # analytics part 2 (core.analytics.rfm, core.segments)
+    "analytics.rfm_method": "quintile",   # quartile | quintile | bands (the admin's fixed bands, rfm_bands)
+    "analytics.rfm_window_months": 12,    # orders of this many months before the as-of day
+    "marketing.do_not_contact_field": "",  # a yes/no customer field that, when set, keeps the customer off mailing exports
 }
 
 # settings that take one of a few values
@@ -54,6 +69,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "dedup.phone": ("block",),
     "dedup.email": ("block", "warn", "allow"),
     "dedup.name": ("block", "warn", "allow"),
+    "pool.refresh_mode": ("resort", "redistribute"),
+    "assignment.weight_by": ("won_deals", "followups"),
+    "analytics.rfm_method": ("quartile", "quintile", "bands"),
 }
 
 # bounds for the numeric settings, so an admin cannot set a rule to nonsense
@@ -67,6 +85,14 @@ _BOUNDS = {
     "pool.max_open_customers_per_rep": (1, 100000),
     "pool.reclaim_after_working_days": (1, 365),
     "pool.refresh_weekday": (1, 7),
+    "pool.refresh_older_days": (1, 365),
+    "pool.daily_claim_cap": (1, 10000),
+    "pool.reclaim_wait_days": (0, 365),
+    "pool.claim_cooldown_hours": (0, 720),
+    "pool.lock_cap": (0, 10000),
+    "pool.warn_days": (0, 30),
+    "assignment.performance_days": (1, 365),
+    "analytics.rfm_window_months": (1, 120),
     "lists.page_size": (10, 500),
     "dedup.name_threshold": (50, 100),
     "pipeline.stale_days": (1, 365),

@@ -26,7 +26,7 @@ ID_TABLES = (
     "teams users field_defs leads customers contacts activities products deals deal_stage_history "
     "orders order_lines payments targets tasks tickets ticket_events feedback segments campaigns "
     "workflow_rules workflow_runs outbox imports import_mappings pool_moves audit_log api_keys "
-    "saved_views login_attempts reports webhooks pipelines deal_lines payment_plans handoffs notifications"
+    "saved_views login_attempts reports webhooks pipelines deal_lines payment_plans handoffs notifications reclaim_rules assignment_runs"
 ).split()
 
 
