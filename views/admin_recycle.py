@@ -33,7 +33,9 @@ with errors.handled():
     if df.is_empty():
         st.info(t("recycle.empty"))
     else:
-        shown = df.with_columns(df["entity"].map_elements(lambda e: t(f"entity.{e}"), return_dtype=df["entity"].dtype))
+        # translated here, in the page's run (a t() inside map_elements runs on polars' threads, in English)
+        names = {e: t(f"entity.{e}") for e in df["entity"].unique().to_list()}
+        shown = df.with_columns(df["entity"].replace_strict(names, return_dtype=df["entity"].dtype))
         # a new key whenever the rows change: a picked position never points at another record
         rows_key = hashlib.sha1(repr(list(zip(df["entity"].to_list(), df["id"].to_list()))).encode()).hexdigest()[:12]
         picked = tables.show(shown, {"entity": "recycle.entity", "label": "recycle.label", "deleted_at": "recycle.deleted_at",
