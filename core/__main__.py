@@ -11,6 +11,17 @@
     python -m core kpi --as USER [--from DATE --to DATE] [--compare previous|year] [--json]
                                          every KPI of the metrics layer as USER sees it, beside the
                                          comparison period (default: month to date, previous period)
+    python -m core rfm --as USER [--asof DATE] [--months N] [--method quartile|quintile|bands] [--json]
+                                         the RFM segment table (core.analytics.rfm.summary) as USER sees it
+    python -m core report NAME --as USER [--format csv|json]
+                                         a saved report (core.analytics.reports) run as USER sees it
+    python -m core pool reclaim [--dry-run] [--json] [--now ISO]
+                                         return customers not followed up in time to their team
+                                         pools (回收) and print the moves by reason
+    python -m core pool split --team ID [--team ID] (--ids FILE | --pool TEAM | --import ID) [--dry-run] [--json]
+                                         the even split (平均分配) of records among the teams' reps
+    python -m core pool refresh [--team ID] [--mode resort|redistribute] [--json]
+                                         the weekly refresh of the team pools, now
 """
 from __future__ import annotations
 
@@ -234,6 +245,137 @@ def cmd_kpi(args) -> int:
         con.close()
 
 
+def cmd_pool_reclaim(args) -> int:
+    """The reclaim run (回收) as the system, now or at --now; --dry-run changes nothing; prints the moves by
+    reason (or JSON for scripts)."""
+    import dataclasses
+    import datetime as dt
+    import json
+
+    from core import reclaim
+    from core.context import SYSTEM
+
+    path = Path(args.path or config.db_path())
+    if not path.exists():
+        print(translate("en", "reclaim.cli_not_found", path=str(path)), file=sys.stderr)
+        return 2
+    try:
+        now = dt.datetime.fromisoformat(args.now).replace(tzinfo=None) if args.now else utcnow()
+    except ValueError:
+        print(translate("en", "reclaim.cli_bad_now"), file=sys.stderr)
+        return 2
+    con = db.connect(path)
+    try:
+        setup.prepare(con)
+        done = reclaim.run(con, dataclasses.replace(SYSTEM, now=now), dry_run=args.dry_run, source="cli")
+        if args.json:
+            moves = done["moves"].select("customer_id", "name", "owner_id", "owner_name", "team_id", "reason",
+                                         "detail", "due_day")
+            print(json.dumps({"dry_run": bool(args.dry_run), "now": now.isoformat(), "moved": done["moved"],
+                              "by_reason": done["by_reason"], "run_id": done["run_id"],
+                              "moves": moves.to_dicts()}, ensure_ascii=False, default=str))
+            return 0
+        key = "reclaim.cli_would_move" if args.dry_run else "reclaim.cli_moved"
+        print(translate("en", key, n=f"{done['moved']:,}", run_id=done["run_id"]))
+        for reason, n in done["by_reason"].items():
+            print("  " + translate("en", "reclaim.cli_reason", reason=translate("en", f"pool.reason.{reason}"),
+                                   n=f"{n:,}"))
+        return 0
+    except CRMError as exc:
+        print(translate("en", exc.key, **exc.params), file=sys.stderr)
+        return 2
+    finally:
+        con.close()
+
+
+def cmd_rfm(args) -> int:
+    """The RFM segment table of core.analytics.rfm for one user (the function the RFM page calls)."""
+    import json
+
+    from core import auth
+    from core.analytics import rfm
+
+    path = Path(args.path or config.db_path())
+    if not path.exists():
+        print(f"{path} does not exist.", file=sys.stderr)
+        return 2
+    con = db.connect(path, read_only=True)
+    try:
+        try:
+            actor = auth.actor_for(con, args.as_user, utcnow())
+        except CRMError:
+            print(f"{args.as_user}: {translate('en', 'org.user_not_found')}", file=sys.stderr)
+            return 2
+        lang = actor.language if actor.language in ("en", "zh") else "en"
+        asof, months, method = rfm._inputs(con, actor, args.asof, args.months, args.method)
+        table = rfm.summary(con, actor, asof, months, method)
+        if args.json:
+            print(json.dumps({"user": actor.username, "asof": asof.isoformat(), "months": months, "method": method,
+                              "segments": table.to_dicts()}, ensure_ascii=False, default=str))
+            return 0
+        print(f"{actor.username}: {translate(lang, 'rfm.asof')} {asof}, {translate(lang, 'rfm.months')} {months}, "
+              f"{translate(lang, 'rfm.method.' + method)}")
+        cols = ("customers", "share", "revenue", "avg_order_value", "mean_recency", "mean_frequency", "mean_monetary")
+        names = [translate(lang, f"rfm.segment.{code}") for code in table["segment"]]
+        width = max(len(n) for n in names) + 2
+        print(f"  {translate(lang, 'rfm.col.segment'):<{width}}"
+              + "".join(f"{translate(lang, 'rfm.col.' + c):>22}" for c in cols))
+        for name, row in zip(names, table.iter_rows(named=True)):
+            cells = [_kpi_text(row["customers"], "count"), _kpi_text(row["share"], "ratio"),
+                     _kpi_text(row["revenue"], "money"), _kpi_text(row["avg_order_value"], "money"),
+                     _kpi_text(row["mean_recency"], "days"), _kpi_text(row["mean_frequency"], "days"),
+                     _kpi_text(row["mean_monetary"], "money")]
+            print(f"  {name:<{width}}" + "".join(f"{c:>22}" for c in cells))
+        return 0
+    except CRMError as exc:
+        print(translate("en", exc.key, **exc.params), file=sys.stderr)
+        return 2
+    finally:
+        con.close()
+
+
+def cmd_report(args) -> int:
+    """A saved report (core.analytics.reports) run as a user: CSV with the column headings in the user's
+    language (formula-like text cells neutralised, as exports do), or JSON {report, user, columns, rows}."""
+    import json
+
+    import polars as pl
+
+    from core import auth, export
+    from core.analytics import reports
+
+    path = Path(args.path or config.db_path())
+    if not path.exists():
+        print(f"{path} does not exist.", file=sys.stderr)
+        return 2
+    con = db.connect(path, read_only=True)
+    try:
+        try:
+            actor = auth.actor_for(con, args.as_user, utcnow())
+        except CRMError:
+            print(f"{args.as_user}: {translate('en', 'org.user_not_found')}", file=sys.stderr)
+            return 2
+        lang = actor.language if actor.language in ("en", "zh") else "en"
+        try:
+            found = reports.by_name(con, actor, args.name)
+            frame = reports.run(con, actor, found["definition"])
+            heads = reports.labels(con, actor, found["definition"], lang)
+        except CRMError as exc:
+            print(translate(lang, exc.key, **exc.params), file=sys.stderr)
+            return 2
+        if args.format == "json":
+            print(json.dumps({"report": found["name"], "user": actor.username,
+                              "columns": [{"name": c, "label": heads.get(c, c)} for c in frame.columns],
+                              "rows": frame.to_dicts()}, ensure_ascii=False, default=str))
+            return 0
+        frame = frame.with_columns([export.neutralise(pl.col(c)) for c, t in frame.schema.items() if t == pl.String])
+        frame = frame.rename({c: heads.get(c, c) for c in frame.columns})
+        sys.stdout.write(frame.write_csv(null_value=""))
+        return 0
+    finally:
+        con.close()
+
+
 def _kpi_text(value, unit: str, signed: bool = False) -> str:
     if value is None:
         return "-"
@@ -243,6 +385,84 @@ def _kpi_text(value, unit: str, signed: bool = False) -> str:
     if unit in ("count", "money"):
         return f"{value:{sign},.0f}" if float(value).is_integer() or unit == "money" else f"{value:{sign},.1f}"
     return f"{value:{sign},.1f}"
+
+
+def _pool_con(args):
+    path = Path(args.path or config.db_path())
+    if not path.exists():
+        print(f"{path} does not exist.", file=sys.stderr)
+        return None
+    con = db.connect(path)
+    setup.prepare(con)
+    return con
+
+
+def _read_ids(file: str) -> list[int]:
+    import re
+
+    text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    return [int(x) for x in re.findall(r"\d+", text)]
+
+
+def cmd_pool_split(args) -> int:
+    """The even split as the system administrator; prints what went where and why the rest stayed."""
+    import dataclasses
+    import json
+
+    from core import pool
+    from core.context import SYSTEM
+
+    con = _pool_con(args)
+    if con is None:
+        return 2
+    try:
+        actor = dataclasses.replace(SYSTEM, now=utcnow())
+        source = {"ids": _read_ids(args.ids)} if args.ids else (
+            {"pool_team_id": args.pool} if args.pool is not None else {"import_id": args.import_id})
+        got = pool.split(con, actor, team_ids=args.team, dry_run=args.dry_run, **source)
+        if args.json:
+            print(json.dumps(got, ensure_ascii=False, default=str))
+            return 0
+        print(translate("en", "pool.cli_split", requested=got["requested"], assigned=got["assigned"],
+                        left=got["left_in_pool"], weighting=got["weighting"])
+              + (" " + translate("en", "pool.cli_dry_run") if args.dry_run else ""))
+        names = dict(con.execute("SELECT id, name FROM users").fetchall())
+        for uid, n in sorted(got["per_rep"].items(), key=lambda kv: -kv[1]):
+            print(f"  {names.get(uid, uid)}: {n:,}")
+        for uid, why in got["skipped_reps"].items():
+            print(f"  {names.get(uid, uid)}: {translate('en', 'pool.skip.' + why)}")
+        for why, n in got["reasons"].items():
+            print(f"  {translate('en', 'pool.left.' + why)}: {n:,}")
+        return 0
+    except CRMError as exc:
+        print(translate("en", exc.key, **exc.params), file=sys.stderr)
+        return 2
+    finally:
+        con.close()
+
+
+def cmd_pool_refresh(args) -> int:
+    """The weekly refresh of the team pools, now (as the scheduler runs it)."""
+    import json
+
+    from core import pool
+
+    con = _pool_con(args)
+    if con is None:
+        return 2
+    try:
+        got = pool.refresh(con, utcnow(), team_ids=args.team, mode=args.mode)
+        if args.json:
+            print(json.dumps(got, ensure_ascii=False, default=str))
+        else:
+            print(translate("en", "pool.cli_refresh", mode=got["mode"], teams=got["teams"], ranked=got["ranked"],
+                            assigned=got["assigned"]))
+        return 0
+    except CRMError as exc:
+        print(translate("en", exc.key, **exc.params), file=sys.stderr)
+        return 2
+    finally:
+        con.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,6 +497,39 @@ def main(argv: list[str] | None = None) -> int:
                    help="previous period of the same length, or the same period last year")
     p.add_argument("--json", action="store_true", help="JSON for scripts")
     p.set_defaults(fn=cmd_kpi)
+    p = sub.add_parser("rfm", help="print the RFM segment table for a user")
+    p.add_argument("--as", dest="as_user", required=True, help="username whose view (scope) the figures take")
+    p.add_argument("--asof", help="as-of day, YYYY-MM-DD (default: today)")
+    p.add_argument("--months", type=int, help="window in months (default: setting analytics.rfm_window_months)")
+    p.add_argument("--method", choices=("quartile", "quintile", "bands"), help="default: setting analytics.rfm_method")
+    p.add_argument("--json", action="store_true", help="JSON for scripts")
+    p.set_defaults(fn=cmd_rfm)
+    p = sub.add_parser("report", help="print a saved report for a user")
+    p.add_argument("name", help="the saved report's name (one the user may open)")
+    p.add_argument("--as", dest="as_user", required=True, help="username whose view (scope, fields) the report takes")
+    p.add_argument("--format", choices=("csv", "json"), default="csv")
+    p.set_defaults(fn=cmd_report)
+    p = sub.add_parser("pool", help="the shared pool (公海): split, refresh, reclaim")
+    pool_sub = p.add_subparsers(dest="pool_command", required=True)  # add further pool commands to pool_sub
+    q = pool_sub.add_parser("split", help="share records evenly among the reps of the teams")
+    q.add_argument("--team", type=int, action="append", required=True, help="a team whose reps receive records")
+    group = q.add_mutually_exclusive_group(required=True)
+    group.add_argument("--ids", help="file of customer ids (any separators; - for stdin)")
+    group.add_argument("--pool", type=int, help="split the pool of this team")
+    group.add_argument("--import", dest="import_id", type=int, help="split the customers of this import")
+    q.add_argument("--dry-run", action="store_true", help="only print what would happen")
+    q.add_argument("--json", action="store_true", help="JSON for scripts")
+    q.set_defaults(fn=cmd_pool_split)
+    q = pool_sub.add_parser("refresh", help="refresh the team pools now (re-sort or redistribute)")
+    q.add_argument("--team", type=int, action="append", help="only this team's pool (repeatable)")
+    q.add_argument("--mode", choices=("resort", "redistribute"), help="default: the setting pool.refresh_mode")
+    q.add_argument("--json", action="store_true", help="JSON for scripts")
+    q.set_defaults(fn=cmd_pool_refresh)
+    q = pool_sub.add_parser("reclaim", help="return customers not followed up in time to their team pools")
+    q.add_argument("--dry-run", action="store_true", help="only print what would move")
+    q.add_argument("--json", action="store_true", help="JSON for scripts")
+    q.add_argument("--now", help="run as of this UTC date and time (ISO, e.g. 2026-10-20T02:00)")
+    q.set_defaults(fn=cmd_pool_reclaim)
     args = parser.parse_args(argv)
     if getattr(args, "scale", None) and str(args.scale).isdigit():
         args.scale = int(args.scale)

@@ -156,9 +156,10 @@ def predicate_for_scope(actor: Actor, module: str, scope: str, alias: str = "") 
     owner, team = MODULES[module]
     p = f"{alias}." if alias else ""
     own_sql, params = f"{p}{owner} = ?", [actor.id]
-    if module in POOLED and actor.team_id is not None:
-        own_sql = f"({own_sql} OR ({p}{owner} IS NULL AND {p}team_id = ?))"
-        params.append(actor.team_id)
+    pools = pools_of(actor) if module in POOLED else []
+    if pools:
+        own_sql = f"({own_sql} OR ({p}{owner} IS NULL AND {p}team_id IN ({', '.join('?' for _ in pools)})))"
+        params += pools
     if scope == "own" or team is None:
         return own_sql, params
     teams = [actor.team_id] if scope == "team" else list(actor.team_tree or (actor.team_id,))
@@ -183,21 +184,35 @@ def branches_for_scope(actor: Actor, module: str, scope: str, alias: str = "") -
         return [("TRUE", [])]
     owner, team = MODULES[module]
     p = f"{alias}." if alias else ""
-    pooled = module in POOLED and actor.team_id is not None
+    pools = pools_of(actor) if module in POOLED else []
     teams = [] if scope == "own" or team is None else (
         [actor.team_id] if scope == "team" else list(actor.team_tree or (actor.team_id,)))
     teams = [t for t in teams if t is not None]
     if not teams:
         out = [(f"{p}{owner} = ?", [actor.id])]
-        if pooled:
-            out.append((f"{p}{owner} IS NULL AND {p}team_id = ?", [actor.team_id]))
+        if pools:
+            out.append(_pool_branch(p, owner, pools))
         return out
     marks = ", ".join("?" for _ in teams)
     out = [(f"{p}{team} IN ({marks})", list(teams)),
            (f"{p}{owner} = ? AND ({p}{team} IS NULL OR {p}{team} NOT IN ({marks}))", [actor.id] + teams)]
-    if pooled and actor.team_id not in teams:
-        out.append((f"{p}{owner} IS NULL AND {p}team_id = ?", [actor.team_id]))
+    extra = [t for t in pools if t not in teams]
+    if extra:
+        out.append(_pool_branch(p, owner, extra))
     return out
+
+
+def pools_of(actor: Actor) -> list[int]:
+    """The pools (a team's records without an owner) the actor sees and releases to with an "own"
+    scope: the own team's and those of Actor.pools (pool_members, the new-hire pool; core.pool_mask)."""
+    found = [actor.team_id] if actor.team_id is not None else []
+    return found + [t for t in actor.pools if t not in found]
+
+
+def _pool_branch(p: str, owner: str, pools: list[int]) -> tuple[str, list]:
+    if len(pools) == 1:
+        return f"{p}{owner} IS NULL AND {p}team_id = ?", list(pools)
+    return f"{p}{owner} IS NULL AND {p}team_id IN ({', '.join('?' for _ in pools)})", list(pools)
 
 
 def matrix(con: duckdb.DuckDBPyConnection, actor: Actor) -> list[dict]:
@@ -263,8 +278,8 @@ def check_holder(
     scope = scope_of(con, actor, module, "assign")
     allowed = {
         "none": False,
-        "own": owner_id is None and team_id == actor.team_id,
-        "team": team_id == actor.team_id,
+        "own": owner_id is None and team_id in pools_of(actor),
+        "team": team_id == actor.team_id or (owner_id is None and team_id in pools_of(actor)),
         "team_tree": team_id in (actor.team_tree or (actor.team_id,)),
         "all": True,
     }[scope]

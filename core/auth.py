@@ -17,7 +17,7 @@ import bcrypt
 import duckdb
 import jwt
 
-from core import audit, clock, db, settings
+from core import audit, clock, db, pool_mask, settings
 from core.context import Actor, utcnow
 from core.errors import AuthError, NotFound, ValidationError
 from core.i18n import translate
@@ -94,6 +94,7 @@ def actor_for(con: duckdb.DuckDBPyConnection, username: str, now: dt.datetime | 
         team_tree=team_tree(con, user["team_id"]),
         language=user["language"],
         is_new_hire=user["is_new_hire"],
+        pools=pool_mask.extra_pools(con, user["id"], user["team_id"], user["is_new_hire"]),
         now=now or utcnow(),
     )
 

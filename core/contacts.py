@@ -81,12 +81,19 @@ def list_contacts(con: duckdb.DuckDBPyConnection, actor: Actor, customer_id: Any
     customer = get_customer(con, actor, customer_id, "view")
     visible = fields.definitions(con, "contact", actor.role, "view")
     cols = [c for c in LIST_COLUMNS if c not in FIELDS or c in visible]
-    return db.frame(
+    df = db.frame(
         con,
         f"SELECT {', '.join('x.' + c for c in cols)} FROM contacts x "  # fixed column names
         f"WHERE x.customer_id = ? AND x.deleted_at IS NULL ORDER BY x.is_primary DESC, x.name, x.id",
         [customer["id"]],
     )
+    from core import pool_mask
+
+    hidden = pool_mask.is_masked(con, actor, customer) & {"phone", "email"}
+    if hidden:  # the customer's pool hides its phone / e-mail: its contacts' too, until it is claimed
+        df = df.with_columns(pl.lit(None, dtype=pl.Int8).alias("owner_id"), pl.lit(customer["team_id"]).alias("team_id"))
+        df = pool_mask.mask_frame(con, actor, df).drop("owner_id", "team_id")
+    return df
 
 
 def _make_primary(con, actor: Actor, customer_id: int, contact_id: int | None, audit_ids: bool = True) -> None:

@@ -20,6 +20,7 @@ class Actor:
     team_tree: tuple[int, ...] = ()   # own team and every team below it
     language: str = "en"
     is_new_hire: bool = False
+    pools: tuple[int, ...] = ()       # pools seen beyond the own team's: pool_members, new-hire pools (core.pool_mask)
     now: dt.datetime = field(default_factory=utcnow)
 
     @property

@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from core import access, audit, db, dedup, fields, listing, options, records, search
+from core import access, audit, db, dedup, fields, listing, options, pool, pool_mask, records, search
 from core.context import Actor
 from core.errors import DuplicateError, PermissionDenied, ValidationError
 from core.fields import Field
@@ -100,7 +100,9 @@ def _filters(con, filters: Any, actor: Actor) -> tuple[list[str], list]:
     if not isinstance(filters, dict) or not set(filters) <= _FILTER_KEYS:
         raise ValidationError("list.bad_filter")
     clauses, args = [], []
-    found, found_args = search.text_clause(con, "customer", filters.get("q"))
+    # a field hidden in a pool never finds a record of that pool (core.pool_mask)
+    found, found_args = search.text_clause(con, "customer", filters.get("q"),
+                                           guards=pool_mask.search_guards(con, actor, "x"))
     clauses += found
     args += found_args
     for col in ("stage", "level", "province", "source", "industry", "kind"):
@@ -160,7 +162,8 @@ def list_customers(
     where, args = _filters(con, filters, actor)
     # a search the keys cannot answer is a scan of every name: then one scan for a rep (core.listing)
     searching = bool(where) and any("LIKE" in w for w in where)
-    return listing.fetch_page(con, actor, LIST, where, args, sort, desc, page, page_size, one_scan=searching)
+    df, total = listing.fetch_page(con, actor, LIST, where, args, sort, desc, page, page_size, one_scan=searching)
+    return pool_mask.mask_frame(con, actor, df), total
 
 
 def count_customers(con: duckdb.DuckDBPyConnection, actor: Actor, filters: dict[str, Any] | None = None) -> int:
@@ -176,7 +179,7 @@ def get_customer(con: duckdb.DuckDBPyConnection, actor: Actor, customer_id: Any,
     """One customer the actor may `action`, as the actor's role may read it (custom fields unpacked,
     fields the role may not see left out); NotFound when it is not theirs to see (no leak of existence)."""
     row = records.load(con, actor, SPEC, customer_id, action)
-    return fields.mask(fields.definitions(con, "customer"), actor.role, row)
+    return pool_mask.mask_record(con, actor, fields.mask(fields.definitions(con, "customer"), actor.role, row))
 
 
 def allowed(con: duckdb.DuckDBPyConnection, actor: Actor, customer_id: Any, action: str) -> bool:
@@ -247,6 +250,8 @@ def create_customer(con: duckdb.DuckDBPyConnection, actor: Actor, values: dict[s
 
     def work():
         owner, team = access.check_holder(con, actor, "customers", owner_id, team_id)
+        if (own.get("stage") or "raw") not in ("won", "upgrade"):
+            pool.check_room(con, owner, 1)  # a rep holds at most the cap of customers not won
         customer_id = db.next_id(con, "customers")
         dedup.check_new(con, actor, "customer", customer_id, {**own, "kind": own.get("kind") or "company"}, confirmed,
                         exclude)
@@ -279,8 +284,16 @@ def update_customer(con: duckdb.DuckDBPyConnection, actor: Actor, customer_id: A
 
     def work():
         old = records.load(con, actor, SPEC, customer_id, "edit")
-        records.refuse_stale(con, SPEC, defs, old, seen, actor.role)
+        hidden = pool_mask.is_masked(con, actor, old)
+        shown = seen
+        if seen is not None and hidden and isinstance(seen, dict):  # the form showed the masked values
+            shown = {k: v for k, v in seen.items() if k not in hidden}
+        records.refuse_stale(con, SPEC, defs, old, shown, actor.role)
         diff, new_custom = records.changes(old, own, custom)
+        touched = sorted(k for k in diff if k in hidden or (k == "phone_norm" and "phone" in hidden))
+        if touched:  # a field hidden in the pool is not the actor's to read, nor to overwrite
+            raise ValidationError("pool.field_hidden", field=defs["phone" if touched[0] == "phone_norm" else
+                                                                   touched[0]].label)
         if not diff:
             return {}
         dedup.check_edit(con, actor, "customer", customer_id, old, {k: v for k, (_o, v) in diff.items()}, confirmed)
@@ -373,9 +386,11 @@ def bulk_release(con: duckdb.DuckDBPyConnection, actor: Actor, ids: Any) -> dict
                     con, actor, "customers", "assign") != "own")]
         moved = [r["id"] for r in rows]
         if moved:
-            con.execute("UPDATE customers SET owner_id = NULL, pool_since = ?, updated_at = greatest(updated_at + "
+            con.execute("UPDATE customers SET owner_id = NULL, pool_since = ?, pool_reason = 'release', pool_rank = NULL, "
+                        "locked_at = NULL, locked_by = NULL, updated_at = greatest(updated_at + "
                         "INTERVAL 1 MICROSECOND, ?) WHERE id IN (SELECT unnest(?))", [actor.now, actor.now, moved])
-            con.execute("INSERT INTO pool_moves SELECT nextval('seq_pool_moves'), id, owner_id, NULL, team_id, team_id, "
+            con.execute("INSERT INTO pool_moves (id, customer_id, from_owner_id, to_owner_id, from_team_id, to_team_id, "
+                        "reason, moved_by, moved_at) SELECT nextval('seq_pool_moves'), id, owner_id, NULL, team_id, team_id, "
                         "'release', ?, ? FROM (SELECT unnest(?) AS id, unnest(?) AS owner_id, unnest(?) AS team_id)",
                         [actor.id, actor.now, moved, [r["owner_id"] for r in rows], [r["team_id"] for r in rows]])
             for owner in {r["owner_id"] for r in rows}:
@@ -400,11 +415,13 @@ def bulk_reassign(con: duckdb.DuckDBPyConnection, actor: Actor, ids: Any, owner_
         owner, team = access.check_holder(con, actor, "customers", owner_id, None)
         rows = [r for r in _in_scope(con, actor, ids, "assign") if r["owner_id"] != owner]
         moved = [r["id"] for r in rows]
+        pool.check_room(con, owner, sum(r["stage"] not in ("won", "upgrade") for r in rows))
         if moved:
             con.execute("UPDATE customers SET owner_id = ?, team_id = ?, assigned_at = ?, pool_since = NULL, "
                         "updated_at = greatest(updated_at + INTERVAL 1 MICROSECOND, ?) WHERE id IN (SELECT unnest(?))",
                         [owner, team, actor.now, actor.now, moved])
-            con.execute("INSERT INTO pool_moves SELECT nextval('seq_pool_moves'), id, owner_id, ?, team_id, ?, "
+            con.execute("INSERT INTO pool_moves (id, customer_id, from_owner_id, to_owner_id, from_team_id, to_team_id, "
+                        "reason, moved_by, moved_at) SELECT nextval('seq_pool_moves'), id, owner_id, ?, team_id, ?, "
                         "'assign', ?, ? FROM (SELECT unnest(?) AS id, unnest(?) AS owner_id, unnest(?) AS team_id)",
                         [owner, team, actor.id, actor.now, moved, [r["owner_id"] for r in rows],
                          [r["team_id"] for r in rows]])

@@ -748,7 +748,10 @@ def _confirm(con, actor: Actor, q: _Query, batch: list[tuple[str, int]], by_phon
              ) -> list[Match]:
     """Matches from candidates, scored again on the records' current values (a stale key can hide a
     match, never invent one), with their holders and what the actor may see of them."""
+    from core import pool_mask
+
     out = []
+    hidden = pool_mask.masked(con, actor)   # pool -> fields hidden from the actor while a record sits there
     for entity in ENTITIES:
         ids = [eid for ent, eid in batch if ent == entity]
         recs = _records(con, actor, entity, ids)
@@ -772,6 +775,11 @@ def _confirm(con, actor: Actor, q: _Query, batch: list[tuple[str, int]], by_phon
                             _score_company(c, form["whole"], form["chars"], form["pinyin"], fresh,
                                            form if rec["visible"] else None)
             if fresh.score:
+                if (entity == "customer" and rec.get("owner_id") is None and rec.get("visible")
+                        and fresh.rules & hidden.get(rec.get("team_id"), frozenset())):
+                    # found by a field its pool hides from the actor: named by its holder only, as a
+                    # record the actor may not open (else the message would tell the hidden value)
+                    rec = {**rec, "visible": False}
                 out.append(_match(fresh, rec, rules))
     return out
 

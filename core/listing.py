@@ -107,12 +107,14 @@ def count(con: duckdb.DuckDBPyConnection, actor: Actor, spec: ListSpec, where: l
 
 
 def text_search(q: Any, names: tuple[str, ...] = ("x.name",), email: bool = True,
-                phone: bool = True) -> tuple[list[str], list]:
+                phone: bool = True, guards: dict[str, tuple[str, list]] | None = None) -> tuple[list[str], list]:
     """The search box as one clause over the name columns (fixed expressions), the e-mail and the
     normalised phone: text without letter case (Chinese, digits) is matched with LIKE, which DuckDB
     runs as a fast substring search; e-mails (stored in lower case, ASCII) only for ASCII text; the
     phone when the text holds at least 4 digits (full-width ones too). `email`/`phone` False: not those
-    columns (a role that may not see them never finds by them)."""
+    columns (a role that may not see them never finds by them). `guards`: "email"/"phone" -> a condition
+    (and its values) a record must also meet to be found by that column (core.pool_mask.search_guards: a
+    field hidden in a pool never finds a record of that pool)."""
     from core import fields
 
     if q in (None, ""):
@@ -122,11 +124,14 @@ def text_search(q: Any, names: tuple[str, ...] = ("x.name",), email: bool = True
         return [], []
     like = "ILIKE" if q.lower() != q.upper() else "LIKE"
     parts, args = [f"{col} {like} ?" for col in names], [f"%{q}%"] * len(names)
+    guards = guards or {}
     if email and q.isascii():
-        parts.append("x.email LIKE ?")
-        args.append(f"%{q.lower()}%")
+        cond, extra = guards.get("email", (None, []))
+        parts.append(f"(x.email LIKE ? AND {cond})" if cond else "x.email LIKE ?")
+        args += [f"%{q.lower()}%"] + list(extra)
     digits = "".join(ch for ch in unicodedata.normalize("NFKC", q) if ch.isdigit())
     if phone and len(digits) >= 4:
-        parts.append("x.phone_norm LIKE ?")
-        args.append(f"%{digits}%")
+        cond, extra = guards.get("phone", (None, []))
+        parts.append(f"(x.phone_norm LIKE ? AND {cond})" if cond else "x.phone_norm LIKE ?")
+        args += [f"%{digits}%"] + list(extra)
     return [f"({' OR '.join(parts) or 'FALSE'})"], args

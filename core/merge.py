@@ -119,6 +119,11 @@ def _pair(con, actor: Actor, survivor_id: Any, loser_id: Any) -> tuple[dict, dic
     survivor = customers.get_customer(con, actor, survivor_id, "edit")
     loser = customers.get_customer(con, actor, loser_id, "edit")
     customers.get_customer(con, actor, loser_id, "delete")
+    from core import pool_mask
+
+    if pool_mask.is_masked(con, actor, survivor) or pool_mask.is_masked(con, actor, loser):
+        # its pool hides fields from the actor: a merge would compare and write masked values
+        raise ValidationError("merge.pool_hidden")
     return survivor, loser
 
 
@@ -390,7 +395,12 @@ def undo_merge(con: duckdb.DuckDBPyConnection, actor: Actor, merge_id: Any) -> d
                 con.execute(f"INSERT INTO campaign_members ({', '.join(names)}) "  # sql-ok: the table's own columns
                             f"VALUES ({', '.join('?' for _ in names)})", [_stored(row[k]) for k in names])
         counts["campaigns_merged"] = len(both)
-        # the loser back, with its phone key (refused when another record holds the number by now)
+        # the loser back, with its phone key (refused when another record holds the number by now), to its
+        # owner: within the owner's cap
+        if loser["stage"] not in ("won", "upgrade"):
+            from core import pool
+
+            pool.check_room(con, loser["owner_id"], 1)
         customers.claim_phone(con, loser.get("phone_norm"), "customer", lid)
         con.execute("UPDATE customers SET merged_into_id = NULL, deleted_at = NULL, deleted_by = NULL WHERE id = ?",
                     [lid])

@@ -17,7 +17,7 @@ import polars as pl
 from core import db
 from core.context import Actor
 
-KINDS = ("sla_breach", "complaint_due", "ticket_assigned")
+KINDS = ("sla_breach", "complaint_due", "ticket_assigned", "pool_reclaim")
 
 
 def notify(con: duckdb.DuckDBPyConnection, user_ids: Iterable[int | None], kind: str, object_: str | None,

@@ -364,3 +364,35 @@ def reset_password(con: duckdb.DuckDBPyConnection, actor: Actor, user_id: int, n
         audit.record(con, actor, "reset_password", "user", user_id, {"password": ("***", "***")})
 
     db.write(con, work)
+
+
+def deactivate_user(con: duckdb.DuckDBPyConnection, actor: Actor, user_id: int,
+                    destinations: dict | int | None = None) -> dict:
+    """Deactivate a user and hand over what they hold, in one unit of work (离职交接): `destinations` maps
+    each kind of record (core.handover.KEYS) to a user id or "pool" (customers, leads, tickets), or is one
+    user id for everything. A user who holds nothing is simply deactivated; one who holds something and
+    has nowhere for it to go is refused (handover.where_to) and stays active. Returns
+    {"moved": {kind: n}, "changes": the user's changed fields}."""
+    from core import handover
+
+    access.require(con, actor, "org", "edit")
+    user_id = record_id(user_id, "org.user_not_found")
+    to_user = destinations if isinstance(destinations, int) and not isinstance(destinations, bool) else None
+    per_kind = destinations if isinstance(destinations, dict) else None
+    if destinations is not None and to_user is None and per_kind is None:
+        raise ValidationError("handover.bad_destination")
+
+    def work():
+        _target(con, actor, user_id, "edit")
+        held = db.scalar(con, "SELECT " + " + ".join(
+            f"(SELECT count(*) FROM {t} WHERE {c} = ? AND deleted_at IS NULL AND {w})"  # sql-ok: fixed list
+            for t, c, _e, w in handover.TABLES), [user_id] * len(handover.TABLES))
+        moved = {k: 0 for k in handover.KEYS}
+        if held:
+            if destinations is None:
+                raise ValidationError("handover.where_to", kind="handover.records")
+            moved = handover.handover(con, actor, user_id, to_user, per_kind)
+        changes = update_user(con, actor, user_id, active=False)
+        return {"moved": moved, "changes": changes}
+
+    return db.write(con, work)

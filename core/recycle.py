@@ -193,6 +193,14 @@ def restore(con: duckdb.DuckDBPyConnection, actor: Actor, entity: str, ids: Iter
         if phones:
             _keep_phone_keys(con, entity, records)
         done_ids = [r["id"] for r in records]
+        if entity == "customer":  # a restored customer goes back to its owner: within the owner's cap
+            from core import pool
+
+            for owner, n in con.execute(
+                    "SELECT owner_id, count(*) FROM customers WHERE id IN (SELECT unnest(?)) AND owner_id IS NOT NULL "
+                    "AND stage NOT IN ('won', 'upgrade') AND merged_into_id IS NULL GROUP BY owner_id ORDER BY owner_id",
+                    [done_ids]).fetchall():
+                pool.check_room(con, owner, n)
         con.execute(
             f"UPDATE {table} SET deleted_at = NULL, deleted_by = NULL WHERE id IN (SELECT unnest(?)) "  # sql-ok
             f"AND deleted_at IS NOT NULL",

@@ -68,8 +68,24 @@ def _complaints_due(con: duckdb.DuckDBPyConnection, now: dt.datetime) -> Any:
     return None if run is None else run(con, now)
 
 
+def _pool_reclaim(con: duckdb.DuckDBPyConnection, now: dt.datetime) -> Any:
+    from core import reclaim
+
+    return reclaim.reclaim_job(con, now)  # runs once per company day, at or after pool.reclaim_at
+
+
 register("sla_escalation", _escalation_every, _escalate)
 register("complaints_due", 3600.0, _complaints_due)
+register("pool_reclaim", 300.0, _pool_reclaim)
+
+
+def _pool_refresh(con: duckdb.DuckDBPyConnection, now: dt.datetime) -> Any:
+    from core import pool
+
+    return pool.refresh_job(con, now)  # the weekly refresh, once on pool.refresh_weekday
+
+
+register("pool_refresh", 3600.0, _pool_refresh)
 
 
 def default_jobs(con: duckdb.DuckDBPyConnection | None = None) -> list[Job]:

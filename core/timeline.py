@@ -225,7 +225,8 @@ def customer_timeline(
     if found["customers"] == "none":
         raise PermissionDenied("error.permission", module="customers", action="view")
     where, args = access.predicate_for_scope(actor, "customers", found["customers"], "c")
-    customer = db.one(con, f"SELECT c.id, c.name, c.created_at, c.created_by, c.next_followup_at "  # the scope, once
+    customer = db.one(con, f"SELECT c.id, c.name, c.created_at, c.created_by, c.next_followup_at, c.owner_id, "
+                           f"c.team_id "  # the scope, once
                            f"FROM customers c WHERE c.id = ? AND c.deleted_at IS NULL AND {where}", [cid] + args)
     if customer is None:
         raise NotFound("customer.not_found")
@@ -236,6 +237,18 @@ def customer_timeline(
     params: list = [customer[m] for m in marks] + ([before] if before is not None else []) + [limit]
     rows = con.execute(sql, params).fetchall()  # 200 rows: cheaper than a relation's frame
     df = pl.DataFrame(rows, schema={k: v for k, v in SCHEMA.items() if k != "overdue"}, orient="row")
+    from core import pool_mask
+
+    hidden = pool_mask.is_masked(con, actor, customer)
+    if hidden:  # a field its pool hides from the actor: its changes show no values either
+        names = sorted(hidden | ({"phone_norm"} if "phone" in hidden else set()))
+        hit = ((pl.col("kind") == "change") & pl.col("field").is_in(names)).fill_null(False)
+        phone = hit & (pl.col("field") == "phone")
+        df = df.with_columns([
+            pl.when(phone).then(pl.col(col).map_elements(lambda v: pool_mask.mask_value("phone", v),
+                                                         return_dtype=pl.String))
+            .when(hit & pl.col(col).is_not_null()).then(pl.lit(pool_mask.MASK))
+            .otherwise(pl.col(col)).alias(col) for col in ("old_value", "new_value")])
     due = customer["next_followup_at"]
     overdue = due is not None and activities.is_overdue(con, actor.now, due)
     return df.with_columns(

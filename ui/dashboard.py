@@ -295,3 +295,34 @@ def records_table(con, me, p: metrics.Period, filters: metrics.Filters) -> None:
     export.buttons(con, me, drill.set_of(key).module,
                    lambda cur: drill.export_rows(cur, me, key, shown_p, filters, narrow, limit).frame,
                    cols, state["title"], total=total, key=f"dash_export_{key}")
+
+
+def pinned_reports(con, me, kind: str) -> None:
+    """The saved reports pinned to this dashboard that the viewer may open, each run with the viewer's own
+    scope and field rights (core.analytics.reports), its chart (or table) and a link to the builder."""
+    from core.analytics import reports
+    from ui import errors, report_chart
+    from ui.text import md
+
+    items = reports.pinned(con, me, kind)
+    if not items:
+        return
+    st.subheader(t("dash.pinned"))
+    cols = st.columns(2)
+    for i, rep in enumerate(items):
+        with cols[i % 2], st.container(border=True):
+            st.markdown(f"**{md(rep['name'])}**")
+            with errors.handled():
+                definition = rep["definition"]
+                df = reports.run(con, me, definition)
+                labels = reports.labels(con, me, definition, lang())
+                if (definition.get("chart") or "table") == "table" and df.height:
+                    shown = report_chart.readable(definition, df, con)
+                    st.dataframe(tables.display_frame(shown)[0].rename({c: labels.get(c, c) for c in shown.columns}),
+                                 hide_index=True, width="stretch", height=min(35 * (df.height + 1) + 3, 320),
+                                 key=f"dash_pin_table_{rep['id']}")
+                else:
+                    report_chart.draw(definition, df, labels, key=f"dash_pin_{rep['id']}", height=300,
+                                      con=con)
+            st.page_link("views/reports.py", label=t("dash.open_report"), icon=":material/open_in_new:",
+                          query_params={"report": str(rep["id"])})

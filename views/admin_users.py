@@ -8,12 +8,13 @@ import hashlib
 import polars as pl
 import streamlit as st
 
-from core import access, org
-from ui import errors, tables
+from core import access, handover, org
+from ui import destinations, errors, tables
 from ui.i18n import LANGUAGE_NAMES, LANGUAGES, t
 from ui.session import actor, con
 
 FLASH, PICK, PICK_TABLE, NEW_FORM = "_users_flash", "_users_pick", "_users_pick_table", "_users_new_form"
+LEAVING = "_users_leaving"  # the user whose deactivation waits for where their records go
 
 me, c = actor(), con()
 st.title(t("page.users"))
@@ -81,6 +82,35 @@ if df is None:
     st.stop()
 
 u = next((r for r in df.iter_rows(named=True) if r["id"] == st.session_state.get(PICK)), None)
+
+
+def held_by(user_id: int) -> dict:
+    """What the user holds, by kind (nothing when the actor may not hand over: core then says so)."""
+    return handover.preview(c, me, user_id) if handover.can_handover(c, me) else {}
+
+
+def deactivation_panel(u: dict) -> None:
+    """Deactivation of a user who holds records: the counts, where each kind goes, one confirm; core
+    deactivates and hands over in one unit of work (org.deactivate_user)."""
+    with st.container(border=True):
+        st.markdown(f"**{t('users.deactivate_title', name=u['name'])}**")
+        counts = held_by(u["id"])
+        destinations.counts_table(counts, f"users_leaving_counts_{u['id']}")
+        takers = {r["id"]: destinations.plain("handover.user", name=r["name"], team=r["team"] or "—")
+                  for r in handover.receivers(c, me)}
+        where = destinations.picker(counts, takers, u["id"], f"users_leaving_{u['id']}")
+        total = sum(counts.values())
+        b1, b2, _ = st.columns([3, 2, 3])
+        go = b1.button(t("users.deactivate_confirm", n=total), type="primary", disabled=where is None,
+                       key=f"users_leaving_go_{u['id']}", icon=":material/person_off:")
+        if b2.button(t("users.deactivate_cancel"), key=f"users_leaving_cancel_{u['id']}"):
+            st.session_state.pop(LEAVING, None)
+            st.rerun()
+        if go and where is not None:
+            with errors.handled():
+                result = org.deactivate_user(c, me, u["id"], where)
+                st.session_state.pop(LEAVING, None)
+                done(t("users.deactivated_handed_over", name=u["name"], n=sum(result["moved"].values())))
 managers = org.users(c, me, role="manager", include_inactive=False)
 manager_names = dict(zip(managers["id"].to_list(), managers["name"].to_list()))
 
@@ -122,8 +152,18 @@ if u is not None:
                 # only what the admin changed goes to the service: nothing else is rewritten
                 changes = {k: v for k, v in form.items() if v != u[k]}
                 with errors.handled():
+                    # deactivating someone who holds records first asks where they go (below the form)
+                    leaving = changes.get("active") is False and sum(held_by(u["id"]).values()) > 0
+                    if leaving:
+                        changes.pop("active")
                     changed = org.update_user(c, me, u["id"], **changes) if changes else {}
+                    if leaving:
+                        st.session_state[LEAVING] = u["id"]
+                        done(t("users.deactivate_where", name=u["name"]))
+                    st.session_state.pop(LEAVING, None)
                     done(t("action.saved", n=len(changed)))
+        if st.session_state.get(LEAVING) == u["id"] and u["active"]:
+            deactivation_panel(u)
         with st.form(f"reset_{u['id']}", clear_on_submit=True):
             st.markdown(t("users.reset_password_help"))
             pw = st.text_input(t("users.initial_password"), type="password")

@@ -191,6 +191,7 @@ with errors.handled(), metrics.shared_lookups():   # one run's contexts share th
         if me.is_admin:
             st.caption(t("dash.all_teams"))
         ui.cards(data["cards"], key="mgr")
+        ui.pinned_reports(c, me, kind)   # saved reports pinned to this dashboard, run as the viewer
 
         left, right = st.columns(2)
         with left:  # revenue trend: 12 months beside the 12 before
@@ -280,6 +281,7 @@ with errors.handled(), metrics.shared_lookups():   # one run's contexts share th
     elif kind == "rep":
         data = dashboards.rep(c, me, fp, ff, compare)
         ui.cards(data["cards"], key="rep")
+        ui.pinned_reports(c, me, kind)   # saved reports pinned to this dashboard, run as the viewer
         left, right = st.columns(2)
         with left:
             st.subheader(t("dash.my_pipeline"))
@@ -306,6 +308,7 @@ with errors.handled(), metrics.shared_lookups():   # one run's contexts share th
     elif kind == "service":
         data = dashboards.service(c, me, fp, ff, compare)
         ui.cards(data["cards"], key="svc")
+        ui.pinned_reports(c, me, kind)   # saved reports pinned to this dashboard, run as the viewer
         priority_names = {k: plain(f"ticket.priority_{k}") for k in ("critical", "high", "medium", "low")}
         category_names = ticket_categories()
         left, right = st.columns(2)
@@ -387,6 +390,7 @@ with errors.handled(), metrics.shared_lookups():   # one run's contexts share th
     else:  # marketing
         data = dashboards.marketing(c, me, fp, ff, compare)
         ui.cards(data["cards"], key="mkt")
+        ui.pinned_reports(c, me, kind)   # saved reports pinned to this dashboard, run as the viewer
         st.subheader(t("dash.by_source"))
         src = data["sources"]
         if src.height == 0:

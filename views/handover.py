@@ -1,11 +1,12 @@
-"""Handover (离职交接): pick the user who leaves and the user who takes over (only users the actor may
-give records to), see how many records of each kind move, confirm; everything moves in one step."""
-import polars as pl
+"""Handover (离职交接): pick the user who leaves, see how many records of each kind they hold, and say
+where each kind goes: the user who takes over everything, or per kind another person or the pool
+(customers and leads to their team's shared pool, open tickets back to their queue unassigned); confirm,
+and everything moves in one step (core.handover), each record with its history."""
 import streamlit as st
 
 from core import handover
 from core.i18n import translate
-from ui import errors, forms, tables
+from ui import destinations, errors, forms
 from ui.i18n import lang, t
 from ui.session import actor, con
 
@@ -34,7 +35,7 @@ with errors.handled():
     leaver = c1.selectbox(t("handover.from"), list(people), index=None, placeholder=plain("handover.pick"),
                           format_func=lambda i: user_label(people[i], people[i]["active"]), key=f"ho_from_{nonce}")
     choices = [i for i in takers if i != leaver]
-    receiver = c2.selectbox(t("handover.to"), choices, index=None, placeholder=plain("handover.pick"),
+    receiver = c2.selectbox(t("handover.to_all"), choices, index=None, placeholder=plain("handover.pick_or_per_kind"),
                             format_func=lambda i: user_label(takers[i]), key=f"ho_to_{nonce}_{leaver}")
     if not choices:
         st.info(t("handover.no_receivers"))
@@ -42,20 +43,25 @@ with errors.handled():
         counts = handover.preview(c, me, leaver, receiver)
         total = sum(counts.values())
         st.subheader(t("handover.moves"))
-        tables.show(pl.DataFrame({"what": [t(f"handover.count_{k}") for k in handover.KEYS],
-                                  "n": [counts[k] for k in handover.KEYS]}),
-                    {"what": "merge.what", "n": "merge.how_many"}, key="ho_counts")
+        destinations.counts_table(counts, "ho_counts")
         if total == 0:
             st.info(t("handover.nothing", name=people[leaver]["name"]))
-        elif receiver is not None and st.button(t("handover.confirm", n=total), type="primary",
-                                                key=f"ho_go_{nonce}", icon=":material/move_up:"):
-            values = {"from": leaver, "to": receiver, "counts": counts}
-            if not forms.first_submit("handover", values):
-                st.info(t("action.already_done"))
-            else:
-                done = handover.handover(c, me, leaver, receiver)
-                forms.remember_submit("handover", values)
-                forms.flash(t("handover.done", n=sum(done.values()), leaver=people[leaver]["name"],
-                              receiver=takers[receiver]["name"]))
-                state["handover_nonce"] = nonce + 1
-                st.rerun()
+        else:
+            takers_names = {i: plain("handover.user", name=u["name"], team=u["team"] or "—") for i, u in takers.items()}
+            where = destinations.picker(counts, takers_names, leaver, f"ho_dest_{nonce}_{leaver}_{receiver}", receiver)
+            if where is not None and st.button(t("handover.confirm", n=total), type="primary",
+                                               key=f"ho_go_{nonce}", icon=":material/move_up:"):
+                values = {"from": leaver, "to": receiver, "where": where, "counts": counts}
+                if not forms.first_submit("handover", values):
+                    st.info(t("action.already_done"))
+                else:
+                    done = handover.handover(c, me, leaver, receiver, destinations=where)
+                    forms.remember_submit("handover", values)
+                    n = sum(done.values())
+                    if receiver is not None and all(v == receiver for v in where.values() if v is not None):
+                        forms.flash(t("handover.done", n=n, leaver=people[leaver]["name"],
+                                      receiver=takers[receiver]["name"]))
+                    else:
+                        forms.flash(t("handover.done_split", n=n, leaver=people[leaver]["name"]))
+                    state["handover_nonce"] = nonce + 1
+                    st.rerun()

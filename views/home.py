@@ -2,16 +2,19 @@
 import polars as pl
 import streamlit as st
 
-from core import access, clock, customers
+from core import access, clock, customers, reclaim
 from core.analytics import kpis
 from ui import errors, nav, tables
 from ui import notifications as notices
+from ui import pool as pool_words
 from ui.i18n import names, t
 from ui.session import actor, con
+from ui.text import md
 
 CUSTOMERS_PAGE = "views/customers.py"
 DESK_PAGE = "views/tickets.py"
 PER_ROW = 4
+RECLAIM_ROWS = 20  # customers about to return to the pool listed by name (the rest: a count)
 
 me, c = actor(), con()
 st.title(t("home.title", name=me.name))
@@ -94,6 +97,24 @@ with errors.handled():
                     st.caption(t("home.rows_below"))
                 if key == "open_tickets" and figures["tickets_scope"] == "mine":
                     st.page_link(DESK_PAGE, label=t("home.open_desk"), icon=":material/support_agent:")
+
+    if me.role in access.HOLDER_ROLES:  # own customers the next reclaim runs will take back to the pool
+        soon = reclaim.warnings(c, me)
+        if soon.height:
+            with st.container(border=True):
+                st.subheader(t("home.reclaim_title", n=f"{soon.height:,}"))
+                st.caption(t("home.reclaim_help"))
+                for row in soon.sort("workdays_left", "name").head(RECLAIM_ROWS).iter_rows(named=True):
+                    name_col, why_col = st.columns([2, 5], vertical_alignment="center")
+                    with name_col:
+                        st.page_link(CUSTOMERS_PAGE, label=md(row["name"] or "—"), query_params={"id": str(row["id"])},
+                                     icon=":material/person_alert:")
+                    left = int(row["workdays_left"] or 0)
+                    why_col.caption(t("home.reclaim_row" if left > 0 else "home.reclaim_row_today", n=left,
+                                      reason=row.get("detail") or pool_words.reason(row["reason"]),
+                                      day=row["due_day"].isoformat() if row.get("due_day") else "—"))
+                if soon.height > RECLAIM_ROWS:
+                    st.caption(t("home.rows_more", shown=f"{RECLAIM_ROWS:,}", n=f"{soon.height:,}"))
 
     # the rows behind the figures that have no list page of their own: scoped like the count
     labels = {key: label for key, label, _h, _l in cards}

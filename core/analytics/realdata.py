@@ -4,7 +4,8 @@ independently from the raw files (issue 11, point 8). A core loader used by test
 
 `fresh_store(path)` opens a new database (":memory:" or a new file) migrated and seeded like any other;
 `load_maven(con, folder)` loads ../shared/data/maven_crm; `load_tickets(con, csv)` loads the support
-tickets. Each load is ONE unit of work with one `INSERT ... SELECT` per table from a Polars frame (no
+tickets; `load_retail(con, path)` loads the UCI online retail file as customers and orders (issue 12: RFM on
+real data; see its docstring for the cleaning). Each load is ONE unit of work with one `INSERT ... SELECT` per table from a Polars frame (no
 query per row), then the search and duplicate keys are rebuilt and one audit row says what was loaded.
 
 Maven CRM (sales_teams, accounts, products, sales_pipeline):
@@ -71,6 +72,8 @@ from core.context import SYSTEM, Actor
 ROOT = Path(__file__).resolve().parents[3] / "shared" / "data"
 MAVEN = ROOT / "maven_crm"
 TICKETS = ROOT / "support_tickets" / "customer_support_tickets.csv"
+RETAIL = ROOT / "online_retail" / "online_retail_full.csv.gz"
+RETAIL_TEAM = "Online retail"
 
 STAGES = {"Prospecting": "prospecting", "Engaging": "qualification", "Won": "won", "Lost": "lost"}
 TICKET_STATUS = {"Open": "open", "Pending Customer Response": "pending", "Closed": "closed"}
@@ -372,6 +375,99 @@ def load_tickets(con: duckdb.DuckDBPyConnection, path: str | Path = TICKETS, act
             _utc(pl.col("opened_local"), tz).alias("created_at"), pl.lit(now).alias("updated_at")))
         counts["inconsistent"] = int(rows["inconsistent"].sum())
         _finish(con, actor, "support_tickets", counts)
+        return counts
+
+    return db.write(con, work)
+
+
+# ------------------------------------------------------------------------------------------ UCI online retail
+def retail_rows(path: str | Path = RETAIL, cancellations: str = "drop") -> pl.DataFrame:
+    """The retail file's rows after the standard cleaning, one row per kept line: exact duplicate rows
+    dropped (all eight columns as written), rows without CustomerID dropped, and
+    - cancellations="drop" (the standard cleaning): C-invoices dropped, then every row with a quantity or
+      unit price <= 0 (e.g. the "A" bad-debt adjustments);
+    - cancellations="credit": C-invoices kept as credit notes (negative quantity, price > 0).
+    Columns: invoice, sku, description, quantity (Int64), local (naive datetime as written: company time),
+    unit_price (Float64), customer (the CustomerID text), country, cancel (bool), amount (Decimal(18,2):
+    quantity x unit price rounded to cents, per line)."""
+    if cancellations not in ("drop", "credit"):
+        raise ValueError(cancellations)
+    raw = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy").unique(maintain_order=True)
+    t = raw.select(
+        pl.col("InvoiceNo").str.strip_chars().alias("invoice"), pl.col("StockCode").alias("sku"),
+        pl.col("Description").alias("description"), pl.col("Quantity").cast(pl.Int64, strict=False).alias("quantity"),
+        pl.col("InvoiceDate").str.strip_chars().str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
+        .alias("local"),
+        pl.col("UnitPrice").cast(pl.Float64, strict=False).alias("unit_price"),
+        pl.col("CustomerID").str.strip_chars().alias("customer"), pl.col("Country").str.strip_chars().alias("country"),
+    ).with_columns(pl.col("invoice").str.starts_with("C").alias("cancel"))
+    t = t.filter(pl.col("customer").is_not_null() & (pl.col("customer") != "") & pl.col("local").is_not_null()
+                 & (pl.col("unit_price") > 0))
+    if cancellations == "drop":
+        t = t.filter(~pl.col("cancel") & (pl.col("quantity") > 0))
+    else:
+        t = t.filter((~pl.col("cancel") & (pl.col("quantity") > 0)) | (pl.col("cancel") & (pl.col("quantity") < 0)))
+    return t.with_columns((pl.col("quantity") * pl.col("unit_price")).round(2).cast(pl.Decimal(18, 2)).alias("amount"))
+
+
+def load_retail(con: duckdb.DuckDBPyConnection, path: str | Path = RETAIL, actor: Actor = SYSTEM,
+                cancellations: str = "drop") -> dict[str, int]:
+    """Load the UCI Online Retail file (541,909 rows) as customers, orders and order lines, in bulk.
+
+    Cleaning: `retail_rows` (the standard cleaning by default; `cancellations="credit"` keeps the C-invoices
+    as credit notes instead). Then
+    - customers: one per CustomerID (external_ref = the id, name "Retail <id>", country of the first
+      invoice), person customers in the shared pool of a team "Online retail" (created once; no owner),
+      stage won, won_at and created_at = the first invoice, registered_on its day;
+    - orders: one per InvoiceNo (order_no and external_ref = InvoiceNo), ordered_at = the invoice's earliest
+      line time (the file's times are read as company time), currency GBP, channel web, country; a normal
+      invoice is "confirmed" with amount = the sum of its lines; a C-invoice (credit mode only) is
+      "cancelled" with its negative amount: an imported credit note, as core.orders and core.analytics.rfm
+      count it (subtracted from revenue, never a purchase);
+    - order_lines: sku = StockCode, description, quantity, unit_price, amount = quantity x price in cents.
+    One unit of work, one INSERT ... SELECT per table from Polars frames; returns the row counts."""
+    access.require(con, actor, "customers", "import")
+    tz = clock.zone(con).key
+    now = actor.now
+    lines = retail_rows(path, cancellations)
+    inv = lines.group_by("invoice").agg(
+        pl.col("customer").first(), pl.col("country").first(), pl.col("local").min(), pl.col("cancel").first(),
+        pl.col("amount").sum()).sort("local", "invoice")
+    cust = inv.sort("local", "invoice").group_by("customer", maintain_order=True).agg(
+        pl.col("country").first(), pl.col("local").first().alias("first_local"),
+        pl.col("local").filter(~pl.col("cancel")).first().alias("first_buy"))
+
+    def work() -> dict[str, int]:
+        counts: dict[str, int] = {}
+        team = db.scalar(con, "SELECT id FROM teams WHERE name = ? AND parent_id IS NULL AND deleted_at IS NULL",
+                         [RETAIL_TEAM])
+        if team is None:
+            team = db.next_id(con, "teams")
+            con.execute("INSERT INTO teams (id, name, created_at) VALUES (?, ?, ?)", [team, RETAIL_TEAM, now])
+            counts["teams"] = 1
+        c = cust.with_columns(_ids(con, "customers", cust.height).alias("customer_id"))
+        counts["customers"] = _insert(con, "customers", c.select(
+            pl.col("customer_id").alias("id"), (pl.lit("Retail ") + pl.col("customer")).alias("name"),
+            pl.lit("person").alias("kind"), "country", pl.lit(team).alias("team_id"), pl.lit(now).alias("pool_since"),
+            pl.when(pl.col("first_buy").is_not_null()).then(pl.lit("won")).otherwise(pl.lit("raw")).alias("stage"),
+            _utc(pl.col("first_buy"), tz).alias("won_at"), pl.col("first_local").dt.date().alias("registered_on"),
+            pl.lit("uci_online_retail").alias("source"), pl.col("customer").alias("external_ref"),
+            _utc(pl.col("first_local"), tz).alias("created_at"), pl.lit(now).alias("updated_at")))
+        o = inv.join(c.select("customer", "customer_id"), on="customer").with_columns(
+            _ids(con, "orders", inv.height).alias("order_id"))
+        counts["orders"] = _insert(con, "orders", o.select(
+            pl.col("order_id").alias("id"), pl.col("invoice").alias("order_no"), "customer_id",
+            _utc(pl.col("local"), tz).alias("ordered_at"),
+            pl.when(pl.col("cancel")).then(pl.lit("cancelled")).otherwise(pl.lit("confirmed")).alias("status"),
+            "amount", pl.lit("GBP").alias("currency"), pl.lit("web").alias("channel"), "country",
+            pl.lit(team).alias("team_id"), pl.col("invoice").alias("external_ref"),
+            pl.lit(now).alias("created_at"), pl.lit(now).alias("updated_at")))
+        ln = lines.join(o.select("invoice", "order_id"), on="invoice").with_columns(
+            _ids(con, "order_lines", lines.height).alias("line_id"))
+        counts["order_lines"] = _insert(con, "order_lines", ln.select(
+            pl.col("line_id").alias("id"), "order_id", "sku", "description",
+            pl.col("quantity").cast(pl.Decimal(18, 3)), pl.col("unit_price").cast(pl.Decimal(18, 4)), "amount"))
+        _finish(con, actor, "online_retail", counts)
         return counts
 
     return db.write(con, work)

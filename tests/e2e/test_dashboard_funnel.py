@@ -58,7 +58,7 @@ def test_a_manager_clicks_a_funnel_step_and_sees_the_deals_behind_its_count(serv
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     settle(page)
-    page.get_by_test_id("stSidebar").get_by_role("link", name="Dashboard").click()
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Dashboard", exact=True).click()
     settle(page)
     expect(page.get_by_role("heading", name="Deal funnel", exact=False)).to_be_visible(timeout=60_000)
     funnel = page.locator(".js-plotly-plot").filter(has=page.locator("g.funnellayer, .trace.funnel")).last

@@ -156,3 +156,74 @@ def test_the_command_line_prints_the_counts_and_a_dry_run_changes_nothing(tmp_pa
     c.close()
     bad = run_cli("--path", str(path), "handover", "--from", "rep_a", "--to", "mkt")
     assert bad.returncode == 2 and "cannot hold customers" in bad.stderr
+
+
+# --------------------------------------------------------------------------------- per kind (issue 10, point 8)
+def test_each_kind_goes_where_chosen_the_pool_or_a_person_and_nothing_is_lost(company, leaving):
+    c, mgr = company.con, company.actor("mgr")
+    rep_a, rep_b, rep_sh, east = leaving, company.users["rep_b"], company.users["rep_sh"], company.teams["east"]
+    totals = {t: db.scalar(c, f"SELECT count(*) FROM {t}") for t in OWNED}
+    pooled = {t: db.scalar(c, f"SELECT count(*) FROM {t} WHERE {col} IS NULL AND team_id = ?", [east])
+              for t, col in OWNED.items()}
+    before_a, before_b, before_sh = held(c, rep_a), held(c, rep_b), held(c, rep_sh)
+    where = {"customers": "pool", "leads": "pool", "tickets": "pool", "deals": rep_b, "tasks": rep_sh,
+             "feedback": rep_b}
+    counts = handover.handover(c, mgr, rep_a, None, where)
+    assert counts == {"customers": 2, "leads": 1, "contacts": 1, "deals": 2, "tasks": 1, "tickets": 2, "feedback": 1}
+    after_a, after_b, after_sh = held(c, rep_a), held(c, rep_b), held(c, rep_sh)
+    for t in OWNED:
+        assert before_a[t] == after_a[t] + counts[t], t
+        assert db.scalar(c, f"SELECT count(*) FROM {t}") == totals[t], t
+    # to the pool: the team's pool (contacts follow their customers there), tickets unassigned in their queue
+    for t in ("customers", "leads", "contacts", "tickets"):
+        col = OWNED[t]
+        assert db.scalar(c, f"SELECT count(*) FROM {t} WHERE {col} IS NULL AND team_id = ?", [east]) \
+            == pooled[t] + counts[t], t
+    assert db.scalar(c, "SELECT count(*) FROM customers WHERE owner_id IS NULL AND pool_reason = 'handover' "
+                        "AND pool_since IS NOT NULL") == 2
+    # to people
+    assert after_b["deals"] == before_b["deals"] + 2 and after_b["feedback"] == before_b["feedback"] + 1
+    assert after_sh["tasks"] == before_sh["tasks"] + 1
+    # the former owner stays in the history of every moved record
+    rows = db.rows(c, "SELECT entity, old_value, new_value FROM audit_log WHERE action = 'handover' "
+                      "AND field IN ('owner_id', 'assignee_id')")
+    assert len(rows) == sum(counts.values()) and {r["old_value"] for r in rows} == {str(rep_a)}
+    assert {r["new_value"] for r in rows if r["entity"] in ("customer", "lead", "ticket", "contact")} == {None}
+    moves = db.rows(c, "SELECT from_owner_id, to_owner_id, reason FROM pool_moves")
+    assert moves == [{"from_owner_id": rep_a, "to_owner_id": None, "reason": "handover"}] * 2
+
+
+def test_a_kind_with_nowhere_to_go_is_refused_and_nothing_moves(company, leaving):
+    c, mgr = company.con, company.actor("mgr")
+    before = held(c, leaving)
+    with pytest.raises(ValidationError) as err:
+        handover.handover(c, mgr, leaving, None, {"customers": company.users["rep_b"]})
+    assert err.value.key == "handover.where_to"
+    with pytest.raises(ValidationError) as err:
+        handover.handover(c, mgr, leaving, company.users["rep_b"], {"deals": "pool"})
+    assert err.value.key == "handover.no_pool"
+    assert held(c, leaving) == before
+
+
+def test_deactivating_a_user_hands_over_in_the_same_unit(company):
+    c, boss = company.con, company.actor("boss")
+    rep_b, rep_sh = company.users["rep_b"], company.users["rep_sh"]
+    holdings(c, rep_b, company.teams["east"])
+    before = held(c, rep_b)
+    active = "SELECT active FROM users WHERE id = ?"
+    with pytest.raises(ValidationError) as err:   # holds records and nowhere for them to go: stays active
+        org.deactivate_user(c, boss, rep_b)
+    assert err.value.key == "handover.where_to" and db.scalar(c, active, [rep_b])
+    c.execute("UPDATE users SET customer_cap = 1 WHERE id = ?", [rep_sh])
+    with pytest.raises(ValidationError) as err:   # the receiver at the cap: nothing moves, still active
+        org.deactivate_user(c, boss, rep_b, rep_sh)
+    assert err.value.key == "pool.cap_reached" and db.scalar(c, active, [rep_b]) and held(c, rep_b) == before
+    done = org.deactivate_user(c, boss, rep_b, {"customers": "pool", "leads": company.users["rep_a"],
+                                                "deals": company.users["rep_a"], "tasks": company.users["rep_a"],
+                                                "tickets": "pool", "feedback": company.users["rep_a"]})
+    assert not db.scalar(c, active, [rep_b]) and done["changes"] == {"active": (True, False)}
+    assert done["moved"]["customers"] == 1 and held(c, rep_b)["customers"] == 0
+    # a user who holds nothing is simply deactivated
+    idle = org.create_user(c, boss, "idle", "Idle", "sales", "Start#2026", team_id=company.teams["west"])
+    assert org.deactivate_user(c, boss, idle)["moved"]["customers"] == 0
+    assert not db.scalar(c, active, [idle])

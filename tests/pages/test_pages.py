@@ -10,20 +10,29 @@ from tests.conftest import ROOT, company_app, logged_in
 APP = ROOT / "app.py"
 
 ROLE_USERS = {"admin": "boss", "manager": "mgr", "sales": "rep_a", "marketing": "mkt", "service": "svc"}
-WORK = ["views/home.py", "views/dashboard.py", "views/customers.py", "views/contacts.py", "views/leads.py", "views/deals.py",
-        "views/orders.py", "views/tickets.py", "views/feedback.py", "views/account.py", "views/forecast.py",
-        "views/targets.py", "views/duplicates.py"]
+WORK = ["views/home.py", "views/dashboard.py", "views/customers.py", "views/pool.py", "views/contacts.py",
+        "views/leads.py", "views/deals.py", "views/orders.py", "views/tickets.py", "views/feedback.py",
+        "views/account.py", "views/forecast.py", "views/targets.py", "views/duplicates.py"]
+# the shared pool is for who holds customers (reps, managers, admins): marketing and service claim nothing
+NO_POOL = [p for p in WORK if p != "views/pool.py"]
+# managers and admins also see the pool dashboard (their teams; admins every team)
+LEAD_WORK = [q for p in WORK for q in ([p, "views/pool_dashboard.py"] if p == "views/targets.py" else [p])]
 # service agents see no leads; the duplicate check is for everyone who may view customers or leads
-NO_LEADS = [p for p in WORK if p != "views/leads.py"]
+NO_LEADS = [p for p in NO_POOL if p != "views/leads.py"]
 ADMIN = ["views/admin_users.py", "views/admin_teams.py", "views/admin_permissions.py", "views/admin_fields.py",
-         "views/admin_pipelines.py", "views/admin_settings.py", "views/admin_service.py",
+         "views/admin_pipelines.py", "views/admin_settings.py", "views/admin_service.py", "views/admin_pool.py",
          "views/admin_recycle.py", "views/admin_audit.py"]
 # managers and admins: merge customers, hand over a leaver's records, review won hand-offs (pending upgrade)
 LEAD = ["views/merge.py", "views/handover.py", "views/upgrades.py"]
 # marketing works no tickets: no service desk
-NO_TICKETS = [p for p in WORK if p != "views/tickets.py"]
-MENU = {"admin": WORK + LEAD + ADMIN, "manager": WORK + LEAD, "sales": WORK, "marketing": NO_TICKETS,
-        "service": NO_LEADS}
+NO_TICKETS = [p for p in NO_POOL if p != "views/tickets.py"]
+# analysis: RFM and cohorts for the roles that work segments; the report builder for everyone with analytics
+ANALYSIS = ["views/rfm.py", "views/cohorts.py", "views/reports.py"]
+REPORTS = ["views/reports.py"]
+# segments (客户细分): marketing builds them, managers and admins read them
+SEGMENTS = ["views/segments.py"]
+MENU = {"admin": LEAD_WORK + LEAD + ANALYSIS + SEGMENTS + ADMIN, "manager": LEAD_WORK + LEAD + ANALYSIS + SEGMENTS,
+        "sales": WORK + REPORTS, "marketing": NO_TICKETS + ANALYSIS + SEGMENTS, "service": NO_LEADS + REPORTS}
 
 
 @pytest.fixture(scope="module")
