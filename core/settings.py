@@ -61,7 +61,13 @@ DEFAULTS: dict[str, Any] = {
     # analytics part 2 (core.analytics.rfm, core.segments)
     "analytics.rfm_method": "quintile",   # quartile | quintile | bands (the admin's fixed bands, rfm_bands)
     "analytics.rfm_window_months": 12,    # orders of this many months before the as-of day
-    "marketing.do_not_contact_field": "",  # a yes/no customer field that, when set, keeps the customer off mailing exports
+    "marketing.do_not_contact_field": "",
+    # backups (core.backup): a daily copy of the database inside the app process, kept this many days
+    "backup.daily": True,
+    "backup.at": "03:00",                 # local time of the daily backup
+    "backup.keep_days": 14,
+    # imports (core.imports)
+    "import.max_file_mb": 1024,           # bigger uploads are refused with a message  # a yes/no customer field that, when set, keeps the customer off mailing exports
 }
 
 # settings that take one of a few values
@@ -93,6 +99,8 @@ _BOUNDS = {
     "pool.warn_days": (0, 30),
     "assignment.performance_days": (1, 365),
     "analytics.rfm_window_months": (1, 120),
+    "backup.keep_days": (1, 3650),
+    "import.max_file_mb": (1, 10240),
     "lists.page_size": (10, 500),
     "dedup.name_threshold": (50, 100),
     "pipeline.stale_days": (1, 365),
