@@ -40,7 +40,7 @@ and runs the steps in an order that lets each read what the earlier ones decided
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from core.db import reset_sequences, write
 from core.demo.common import (DEMO_LOGINS, DEMO_PASSWORD, SCALES, SPAN_DAYS, _n_customers, last_timings,
@@ -82,9 +82,39 @@ def build(con, scale: str | int = "S", seed: int = 42, now: datetime | None = No
             con.execute("SET enable_progress_bar = true")
     started = time.perf_counter()
     reset_sequences(con)
+    _pool_present(con, now)
+    for table in ("audit_log", "pool_moves", "notifications", "assignment_runs", "reclaim_rules", "pool_settings"):
+        gen.counts[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]  # sql-ok: fixed list
     con.execute("CHECKPOINT")
     last_timings["reset_and_checkpoint"] = time.perf_counter() - started
     return dict(gen.counts)
+
+
+def _pool_present(con, now: datetime) -> None:
+    """The pool as the rule book runs it today (issue 10): each pooled customer says why it is there (its last
+    move), the new-hire pool hides phones and e-mails until claimed, key accounts (level A) get 20 working days
+    before reclaim, each rep has locked a few key accounts, and today's reclaim has run, so the app's first
+    daily run finds nothing the demo should already have done."""
+    from core import pool_mask, reclaim
+    from core.context import SYSTEM, Actor
+
+    def work():
+        con.execute(
+            "UPDATE customers SET pool_reason = coalesce(m.reason, 'new') FROM (SELECT c.id, "
+            "(SELECT arg_max(p.reason, p.moved_at) FROM pool_moves p WHERE p.customer_id = c.id) AS reason "
+            "FROM customers c WHERE c.owner_id IS NULL AND c.deleted_at IS NULL) m WHERE customers.id = m.id")
+        con.execute(
+            "UPDATE customers SET locked_at = ?, locked_by = owner_id FROM (SELECT id, row_number() OVER "
+            "(PARTITION BY owner_id ORDER BY id DESC) AS k FROM customers WHERE owner_id IS NOT NULL AND level = 'A' "
+            "AND stage NOT IN ('won', 'upgrade') AND deleted_at IS NULL) l WHERE customers.id = l.id AND l.k <= 3",
+            [now - timedelta(days=7)])
+
+    write(con, work)
+    admin = Actor(id=None, username="demo", name="Demo", role="admin", now=now)
+    for team_id in [r[0] for r in con.execute("SELECT id FROM teams WHERE is_new_hire_pool").fetchall()]:
+        pool_mask.set_hidden(con, admin, team_id, ["phone", "email"])
+    reclaim.save_rule(con, admin, level="A", no_followup_days=20)
+    reclaim.run(con, SYSTEM, now=now, source="schedule")
 
 
 

@@ -60,7 +60,7 @@ STAGE_ACTIVITY = {  # activity recorded with each pipeline step: (kind, subject)
     "renew_commit": ("call", "Renewal verbally confirmed"), "renew_won": ("note", "Renewal contract signed"),
     "renew_lost": ("note", "Customer did not renew"),
 }
-RECENT_TOUCH_DAYS = 60               # every worked customer a rep holds was touched within this many days
+RECENT_TOUCH_DAYS = 13               # every worked customer a rep holds was touched within this many days
 TASK_TITLES = ["Call back", "Send quotation", "Prepare contract", "Schedule demo", "Collect payment",
                "Renewal check", "回访客户", "发送报价单"]
 
@@ -560,8 +560,9 @@ class Sales(Base):
         straight = (stage == 0) & (rng.random(n) < 0.7)
         pool_since = np.where(straight, self.cust_created, c.past(base_us + delay))
         self.pool_since = np.where(pool, np.maximum(pool_since, self.cust_created), 0)
-        # assigned: won customers soon after creation, the others within the last months
-        recent = c.now_us - (rng.uniform(1, 150, n) * DAY).astype(np.int64)
+        # assigned: won customers soon after creation, the others within the last months; a raw customer a rep
+        # holds untouched came with a recent split (the rule book reclaims it after 10 working days untouched)
+        recent = c.now_us - (np.where(stage == 0, rng.uniform(0.2, 12, n), rng.uniform(1, 150, n)) * DAY).astype(np.int64)
         assigned = np.where(self.is_won, self.cust_created + (rng.uniform(0.1, 3, n) * DAY).astype(np.int64),
                             np.maximum(self.cust_created, recent))
         self.assigned_at = np.where(owned, c.past(assigned), 0)
@@ -685,7 +686,7 @@ class Sales(Base):
         second = comp[rng.random(comp.size) < 0.3]
         cust = np.sort(np.concatenate([comp, second]), kind="stable")
         k = cust.size
-        primary = np.r_[True, cust[1:] != cust[:-1]]
+        primary = np.r_[True, cust[1:] != cust[:-1]] if k else np.zeros(0, bool)   # a tiny demo may have none
         name, gender, local, _ = self.person_names(k, 0.0)
         zh_name, zh_gender, zh_local, _ = self.person_names(k, 1.0)
         zh = self.cust_zh[cust]

@@ -695,3 +695,25 @@ def test_the_rep_cap_of_the_rule_book_leaves_the_rest_in_the_pools():
                        "WHERE owner_id IS NOT NULL AND stage NOT IN ('won', 'upgrade') GROUP BY 1)")
     assert 90 <= worst <= 120
     assert q(con, "SELECT count(*) > 0 FROM customers WHERE owner_id IS NULL AND team_id IS NOT NULL") == [(True,)]
+
+
+# ---------------------------------------------------------------------------- issue 10: the pool's present
+def test_the_demo_follows_the_pool_rules_today_and_shows_what_is_coming(bigger):
+    """Every held customer that is not won was touched within the reclaim window (or came with a recent split),
+    so the app's first daily run has nothing to take; some are close, so My day has warnings to show."""
+    from core import pool_mask, reclaim
+
+    con, _ = bigger
+    assert reclaim.candidates(con, NOW).height == 0
+    assert reclaim.candidates(con, NOW, horizon_workdays=3).height > 0
+    # the run the demo made is today's scheduled run: the app's job does not run again today
+    assert q(con, "SELECT count(*) FROM assignment_runs WHERE kind = 'reclaim' AND source = 'schedule'") == [(1,)]
+    # every pooled customer says why it is there, with a reason the pool page can name
+    reasons = dict(q(con, "SELECT coalesce(pool_reason, '?'), count(*) FROM customers "
+                          "WHERE owner_id IS NULL AND deleted_at IS NULL GROUP BY 1"))
+    assert reasons and set(reasons) <= {"new", "release", "reclaim", "assign"}, reasons
+    # the new-hire pool masks phones for the new hires who work from it
+    new_hires = q(con, "SELECT id FROM teams WHERE is_new_hire_pool")[0][0]
+    assert pool_mask.hidden(con)[new_hires] >= {"phone", "email"}
+    assert q(con, "SELECT count(*) FROM customers WHERE locked_at IS NOT NULL AND owner_id IS NOT NULL")[0][0] > 0
+
