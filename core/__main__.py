@@ -4,7 +4,7 @@
     python -m core init --no-demo        an empty database for going live; asks for the first admin
                                          (or reads CRM_ADMIN_USERNAME, CRM_ADMIN_NAME, CRM_ADMIN_PASSWORD)
     python -m core demo --scale L        a fresh database with the demo company at scale XS|S|M|L or N customers
-    python -m core backup [--to FILE]    a consistent copy of the database
+    python -m core backup [PATH]         a consistent copy of the database (PATH: a file or a folder)
     python -m core restore FILE          bring a backup back (the current file is kept beside it)
     python -m core handover --from USER --to USER [--dry-run]
                                          hand over everything a user holds (离职交接) and print the counts
@@ -22,6 +22,9 @@
                                          the even split (平均分配) of records among the teams' reps
     python -m core pool refresh [--team ID] [--mode resort|redistribute] [--json]
                                          the weekly refresh of the team pools, now
+    python -m core import FILE --object OBJ [--mapping NAME | --map COL=FIELD ...] [--dry-run]
+           [--on-duplicate skip|update|create] [--unknown-owners create|pool|reject] [--as USER] [--json]
+    python -m core import --undo BATCH   a file into the store (all or nothing) / undo a batch
 """
 from __future__ import annotations
 
@@ -111,53 +114,44 @@ def cmd_demo(args) -> int:
 
 
 def cmd_backup(args) -> int:
+    from core import backup
+
     path = Path(args.path or config.db_path())
     if not path.exists():
         print(f"{path} does not exist.", file=sys.stderr)
         return 2
-    dest = Path(args.to or path.parent / "backups" / f"crm-{utcnow():%Y%m%d-%H%M%S}.duckdb")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists():
-        print(f"{dest} exists already.", file=sys.stderr)
+    target = args.to or args.dest
+    try:
+        written = backup.backup_file(path, Path(target) if target else None)
+    except DatabaseBusy as exc:  # the app holds the file: back up from its admin page, or stop it
+        print(translate("en", exc.key, **exc.params), file=sys.stderr)
+        return 3
+    except CRMError as exc:
+        print(translate("en", exc.key, **exc.params), file=sys.stderr)
         return 2
-    con = db.connect(path)
-    backup_to(con, dest)
-    con.close()
-    print(f"backup written: {dest} ({dest.stat().st_size / 1e6:.1f} MB)")
+    print(f"backup written: {written} ({written.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
 def backup_to(con, dest: Path) -> None:
-    """A consistent copy of the open database into a new file (also usable from the app process)."""
-    name = db.scalar(con, "SELECT current_database()")
-    con.execute("CHECKPOINT")
-    con.execute("ATTACH ? AS crm_backup", [str(dest)])
-    try:
-        con.execute(f'COPY FROM DATABASE "{name}" TO crm_backup')  # sql-ok: the database's own name
-    finally:
-        con.execute("DETACH crm_backup")
+    """A consistent copy of the open database into a new file (kept for callers: core.backup.backup)."""
+    from core import backup
+
+    backup.backup(con, dest)
 
 
 def cmd_restore(args) -> int:
+    from core import backup
+
     path = Path(args.path or config.db_path())
-    source = Path(args.file)
     try:
-        check = db.connect(source, read_only=True)
-        version = db.scalar(check, "SELECT max(version) FROM schema_migrations")
-        check.close()
-    except Exception as exc:  # not a CRM database
-        print(f"{source} is not a CRM backup: {exc}", file=sys.stderr)
+        print(backup.restore(Path(args.file), path))
+    except DatabaseBusy as exc:
+        print(translate("en", exc.key, **exc.params), file=sys.stderr)
+        return 3
+    except CRMError as exc:
+        print(translate("en", exc.key, **exc.params), file=sys.stderr)
         return 2
-    if path.exists():
-        db.connect(path).close()  # refuses while the app holds it
-        keep = path.with_name(f"{path.name}.before-restore-{utcnow():%Y%m%d-%H%M%S}")
-        shutil.move(path, keep)
-        print(f"current database kept as {keep}")
-    shutil.copyfile(source, path)
-    con = db.connect(path)
-    setup.prepare(con)  # a backup of an older version is migrated forward
-    con.close()
-    print(f"restored {source} (schema version {version}) to {path}")
     return 0
 
 
@@ -387,6 +381,88 @@ def _kpi_text(value, unit: str, signed: bool = False) -> str:
     return f"{value:{sign},.1f}"
 
 
+def cmd_import(args) -> int:
+    """A file into the store through the same service as the wizard (core.imports.engine), or --undo BATCH."""
+    import json
+
+    from core import auth
+    from core.imports import engine
+
+    path = Path(args.path or config.db_path())
+    if not path.exists():
+        print(f"{path} does not exist.", file=sys.stderr)
+        return 2
+    con = db.connect(path)
+    try:
+        setup.prepare(con)
+        engine.fill_keys(con)  # keys of a big batch whose run was stopped right after its commit
+        # a big file: DuckDB spills its staging tables to disk beyond this instead of growing (the 2 GB target)
+        limit = os.environ.get("CRM_IMPORT_MEMORY", "1200MB").strip().upper()
+        con.execute(f"SET memory_limit = '{limit if limit[:-2].isdigit() and limit[-2:] in ('MB', 'GB') else '1200MB'}'")  # sql-ok
+        username = args.as_user or db.scalar(con, "SELECT username FROM users WHERE role = 'admin' AND active "
+                                                  "AND deleted_at IS NULL ORDER BY id LIMIT 1")
+        try:
+            actor = auth.actor_for(con, username or "", utcnow())
+        except CRMError:
+            print(f"{username}: {translate('en', 'org.user_not_found')}", file=sys.stderr)
+            return 2
+        lang = actor.language if actor.language in ("en", "zh") else "en"
+        try:
+            if args.undo is not None:
+                done = engine.undo(con, actor, args.undo)
+                if args.json:
+                    print(json.dumps(done))
+                else:
+                    print(translate(lang, "import.cli_undone", batch=done["batch_id"], deleted=done["deleted"],
+                                    restored=done["restored"]))
+                return 0
+            if not args.file or not args.object:
+                print(translate(lang, "import.cli_no_file"), file=sys.stderr)
+                return 2
+            maps = {}
+            for item in args.map or []:
+                column, _, field = item.partition("=")
+                maps[column.strip()] = field.strip() or None
+            options = {"on_duplicate": args.on_duplicate, "unknown_owners": args.unknown_owners}
+            options = {k: v for k, v in options.items() if v is not None}
+            def progress(done: float, step: str) -> None:  # on stderr: stdout stays the result (or the JSON)
+                print(f"{int(done * 100):3d}% {step}", file=sys.stderr, flush=True)
+
+            found = engine.run_file(con, actor, args.file, args.object, mapping_name=args.mapping, maps=maps or None,
+                                    dry_run=args.dry_run, options=options, progress=progress, source="cli")
+        except CRMError as exc:
+            print(translate(lang, exc.key, **getattr(exc, "params", {})), file=sys.stderr)
+            return 1
+        counts = dict(found.counts)
+        batch = getattr(found, "batch_id", None)
+        error_path = getattr(found, "error_path", None)
+        if args.dry_run and found.rejects.height:  # a dry run's error file, beside the database
+            error_path = str(path.resolve().parent / "import_errors" / f"dry-run-{utcnow():%Y%m%d-%H%M%S}.csv")
+            Path(error_path).parent.mkdir(parents=True, exist_ok=True)
+            Path(error_path).write_bytes(engine.error_file(found, "csv", lang))
+        if not args.dry_run:
+            counts.setdefault("created", 0)
+        else:
+            counts["created"], counts["updated"] = counts.get("new", 0), counts.get("update", 0)
+        if args.json:
+            print(json.dumps({"dry_run": bool(args.dry_run), "batch_id": batch, "error_file": error_path, **counts,
+                              "unknown_owners": list(getattr(found, "unknown_owners", []) or [])},
+                             ensure_ascii=False))
+            return 0
+        if args.dry_run:
+            print(translate(lang, "import.cli_dry_run"))
+        for key in ("rows", "created", "updated", "dup_in_file", "dup_in_store", "rejected", "exact_dup"):
+            print(f"{translate(lang, 'import.cli_' + key)}: {counts.get(key, 0)}")
+        owners = list(getattr(found, "unknown_owners", []) or [])
+        if owners:
+            print(f"{translate(lang, 'import.cli_unknown_owners')}: {', '.join(owners)}")
+        print(f"{translate(lang, 'import.cli_batch')}: {batch if batch is not None else '-'}")
+        print(f"{translate(lang, 'import.cli_error_file')}: {error_path or '-'}")
+        return 0
+    finally:
+        con.close()
+
+
 def _pool_con(args):
     path = Path(args.path or config.db_path())
     if not path.exists():
@@ -479,7 +555,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reset", action="store_true", help="replace an existing database file")
     p.set_defaults(fn=cmd_demo)
     p = sub.add_parser("backup", help="consistent copy of the database")
-    p.add_argument("--to")
+    p.add_argument("dest", nargs="?", help="the backup file or a folder (default: backups/ beside the database)")
+    p.add_argument("--to", help="the same as DEST")
     p.set_defaults(fn=cmd_backup)
     p = sub.add_parser("restore", help="bring a backup back")
     p.add_argument("file")
@@ -530,6 +607,20 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--json", action="store_true", help="JSON for scripts")
     q.add_argument("--now", help="run as of this UTC date and time (ISO, e.g. 2026-10-20T02:00)")
     q.set_defaults(fn=cmd_pool_reclaim)
+    p = sub.add_parser("import", help="import a file (customers, leads, contacts ...) or undo a batch")
+    p.add_argument("file", nargs="?", help="CSV or Excel file")
+    p.add_argument("--object", help="customers | leads | contacts | deals ...")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--mapping", help="a saved mapping's name")
+    group.add_argument("--map", action="append", metavar="COLUMN=FIELD", help="map a column to a field (repeatable)")
+    p.add_argument("--dry-run", action="store_true", help="check and count only; nothing is written")
+    p.add_argument("--on-duplicate", choices=("skip", "update", "create"), help="default: skip")
+    p.add_argument("--unknown-owners", choices=("create", "pool", "reject"),
+                   help="owners matching no user: create them inactive (default), give rows to the pool, or reject")
+    p.add_argument("--as", dest="as_user", help="username who imports (default: the first admin)")
+    p.add_argument("--json", action="store_true", help="JSON for scripts")
+    p.add_argument("--undo", metavar="BATCH", help="undo an import batch")
+    p.set_defaults(fn=cmd_import)
     args = parser.parse_args(argv)
     if getattr(args, "scale", None) and str(args.scale).isdigit():
         args.scale = int(args.scale)

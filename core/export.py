@@ -6,7 +6,8 @@ Both:
   actor's scope and the user's filters (a list's rows, a report's table). Nothing here queries rows;
   `all_rows` only calls the list function the page itself calls, with one large page;
 - write the columns of `labels` (column -> catalogue key), in that order, headed by their labels in
-  the user's language;
+  the user's language, except a column headed by a field the user's role may not see (core.fields
+  view_roles, built-in or custom): field permissions hold whatever frame the caller passes;
 - show values as the lists show them: timestamps (stored naive UTC) in the company's time zone
   (core.clock), dates as YYYY-MM-DD, booleans as ✓, missing values as empty cells;
 - neutralise formula injection (CSV injection): a text cell starting with = + - @ tab or CR gets an
@@ -55,6 +56,21 @@ def allowed(con: duckdb.DuckDBPyConnection, actor: Actor, module: str) -> bool:
 def _require(con: duckdb.DuckDBPyConnection, actor: Actor, module: str) -> None:
     if not access.can(con, actor, module, "export"):
         raise PermissionDenied("export.denied", module=module)
+
+
+def hidden_labels(con: duckdb.DuckDBPyConnection, role: str) -> set[str]:
+    """The label keys of the fields (built-in and custom, of every object) the role may not see."""
+    from core import fields
+
+    return {f.label for obj in fields.OBJECTS for f in fields.definitions(con, obj).values()
+            if not f.visible_to(role)}
+
+
+def _visible(con: duckdb.DuckDBPyConnection, actor: Actor, labels: dict[str, str]) -> dict[str, str]:
+    """Field permissions: a column headed by a field the actor's role may not see is never written,
+    whatever the frame the caller passed holds."""
+    hidden = hidden_labels(con, actor.role)
+    return {col: key for col, key in labels.items() if key not in hidden}
 
 
 def all_rows(list_fn: Callable[..., tuple[pl.DataFrame, int]], con: duckdb.DuckDBPyConnection, actor: Actor,
@@ -134,7 +150,7 @@ def to_csv(con: duckdb.DuckDBPyConnection, actor: Actor, module: str, frame: pl.
            labels: dict[str, str], lang: str | None = None) -> bytes:
     """The frame's labelled columns as CSV: UTF-8 with a BOM, a header row of translated labels."""
     _require(con, actor, module)
-    table = _prepared(con, frame, labels, lang or actor.language, for_xlsx=False)
+    table = _prepared(con, frame, _visible(con, actor, labels), lang or actor.language, for_xlsx=False)
     buffer = io.BytesIO()
     buffer.write(BOM)
     table.write_csv(buffer, null_value="")
@@ -154,7 +170,7 @@ def to_xlsx(con: duckdb.DuckDBPyConnection, actor: Actor, module: str, frame: pl
     import xlsxwriter
 
     _require(con, actor, module)
-    table = _prepared(con, frame, labels, lang or actor.language, for_xlsx=True)
+    table = _prepared(con, frame, _visible(con, actor, labels), lang or actor.language, for_xlsx=True)
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"constant_memory": True, "strings_to_formulas": False,
                                         "strings_to_urls": False, "strings_to_numbers": False})

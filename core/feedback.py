@@ -555,6 +555,10 @@ def list_feedback(con: duckdb.DuckDBPyConnection, actor: Actor, filters: dict[st
 
 
 def _page_args(page: Any, page_size: Any) -> tuple[int, int]:
+    from core import listing
+
+    if listing._page_cap.get() > MAX_PAGE_SIZE:  # an export (core.export.all_rows): one large page
+        return listing.page_args(page, page_size)
     if isinstance(page, bool) or not isinstance(page, int) or not 0 <= page <= 1_000_000:
         raise ValidationError("list.bad_page", max="1,000,000")
     if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:

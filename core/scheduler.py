@@ -88,6 +88,15 @@ def _pool_refresh(con: duckdb.DuckDBPyConnection, now: dt.datetime) -> Any:
 register("pool_refresh", 3600.0, _pool_refresh)
 
 
+def _backup_daily(con: duckdb.DuckDBPyConnection, now: dt.datetime) -> Any:
+    from core import backup
+
+    return backup.backup_job(con, now)  # once per company day at backup.at; retention backup.keep_days
+
+
+register("backup_daily", 300.0, _backup_daily)
+
+
 def default_jobs(con: duckdb.DuckDBPyConnection | None = None) -> list[Job]:
     """The registered jobs (the app's scheduler runs these)."""
     return list(_REGISTRY.values())

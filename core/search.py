@@ -97,6 +97,12 @@ def refresh(con: duckdb.DuckDBPyConnection, entity: str, ids: list[int], new: bo
                 f"WHERE part IN (SELECT unnest(?))", [ids, entity, parts])
 
 
+def add_keys(con: duckdb.DuckDBPyConnection, entity: str, where: str, params: list) -> None:
+    """The keys of many new records at once (an import: `where` = "import_id = ?"), set-based, inside
+    the unit of work that created them. `where` is a fixed condition of the caller; values are bound."""
+    con.execute(f"INSERT INTO search_keys SELECT * FROM ({_keys_sql(entity, where)})", list(params) + [entity])  # sql-ok
+
+
 def forget(con: duckdb.DuckDBPyConnection, entity: str, ids: list[int]) -> None:
     ids = [int(i) for i in ids]
     if ids:

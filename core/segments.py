@@ -673,12 +673,13 @@ def export(con: duckdb.DuckDBPyConnection, actor: Actor, segment_id: Any, fmt: s
 
 # ------------------------------------------------------------------------------------ campaigns
 def campaigns(con: duckdb.DuckDBPyConnection, actor: Actor) -> list[dict]:
-    """The campaigns the actor may add members to (campaigns edit), newest first; [] without it."""
+    """The campaigns the actor may add members to (campaigns edit; not finished ones), newest first; [] without it."""
     if not access.can(con, actor, "campaigns", "edit"):
         return []
     where, params = access.predicate(con, actor, "campaigns", "edit", "c")
     return db.rows(con, f"SELECT c.id, c.name, c.channel, c.status FROM campaigns c WHERE c.deleted_at IS NULL "
-                        f"AND {where} ORDER BY c.created_at DESC, c.id DESC", params)  # sql-ok: scope predicate
+                        f"AND c.status <> 'done' AND {where} ORDER BY c.created_at DESC, c.id DESC",
+                   params)  # sql-ok: scope predicate
 
 
 def add_to_campaign(con: duckdb.DuckDBPyConnection, actor: Actor, segment_id: Any, campaign_id: Any) -> int:
@@ -700,6 +701,9 @@ def add_to_campaign(con: duckdb.DuckDBPyConnection, actor: Actor, segment_id: An
         if not db.scalar(con, f"SELECT count(*) FROM campaigns c WHERE c.id = ? AND c.deleted_at IS NULL "
                               f"AND {where_c}", [campaign_id] + params_c):  # sql-ok: scope predicate
             raise NotFound("segment.campaign_not_found")
+        if db.scalar(con, "SELECT status FROM campaigns WHERE id = ?", [campaign_id]) == "done":
+            # a finished campaign's members are those it reached: new ones would skew its results
+            raise ValidationError("segment.campaign_done")
         pairs, args = _pairs(con, actor, compiled, where, params)
         with compiled.bound():
             added = con.execute(

@@ -80,6 +80,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "analytics.rfm_method": ("quartile", "quintile", "bands"),
 }
 
+TIME_KEYS = ("pool.reclaim_at",)  # settings holding a local time of day
+
 # bounds for the numeric settings, so an admin cannot set a rule to nonsense
 _BOUNDS = {
     "recycle.retention_days": (1, 3650),
@@ -168,6 +170,13 @@ def coerce(key: str, value: Any) -> Any:
         value = value.upper()
         if not (len(value) == 3 and value.isascii() and value.isalpha()):
             raise ValidationError("settings.bad_value", field=f"setting.{key}", value=value)
+    if key in TIME_KEYS:  # a local time of day "HH:MM" (full-width digits too); 25:99 is refused, not ignored
+        import unicodedata
+
+        hours, _, minutes = unicodedata.normalize("NFKC", value).partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and int(hours) < 24 and int(minutes) < 60):
+            raise ValidationError("settings.bad_value", field=f"setting.{key}", value=value)
+        value = f"{int(hours):02d}:{minutes}"
     if key == "company.timezone":
         import zoneinfo
 

@@ -20,6 +20,9 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
     access.seed_defaults(con)
     dedup.backfill(con)  # name keys of rows older than migration 004 (pinyin is computed in Python)
     search.backfill(con)  # search keys of rows older than migration 007
+    from core.imports import presets
+
+    presets.install_presets(con)  # the saved mappings of the real data files (--mapping maven_pipeline ...)
 
 
 def is_empty(con: duckdb.DuckDBPyConnection) -> bool:

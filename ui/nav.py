@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import access, dedup, handoff, handover, merge
 from core.context import Actor
+from ui import imports
 from ui.i18n import t
 
 
@@ -50,6 +51,10 @@ PAGES = (
              lambda con, a: access.can(con, a, "segments", "view")),
     PageSpec("views/reports.py", "page.reports", ":material/query_stats:", "nav.manage", ("analytics", "view")),
     PageSpec("views/segments.py", "page.segments", ":material/filter_alt:", "nav.manage", ("segments", "view")),
+    # import (数据导入) and its history: for the roles with the import action on some module
+    PageSpec("views/imports.py", "page.import", ":material/upload_file:", "nav.manage", None, imports.can_import),
+    PageSpec("views/import_history.py", "page.import_history", ":material/manage_history:", "nav.manage", None,
+             imports.can_import),
     PageSpec("views/admin_users.py", "page.users", ":material/manage_accounts:", "nav.admin", ("org", "edit")),
     PageSpec("views/admin_teams.py", "page.teams", ":material/account_tree:", "nav.admin", ("org", "edit")),
     PageSpec("views/admin_permissions.py", "page.permissions", ":material/lock:", "nav.admin", ("settings", "edit")),
@@ -60,6 +65,7 @@ PAGES = (
     PageSpec("views/admin_service.py", "page.service_rules", ":material/more_time:", "nav.admin",
              ("settings", "edit")),
     PageSpec("views/admin_pool.py", "page.pool_rules", ":material/rule:", "nav.admin", ("settings", "edit")),
+    PageSpec("views/admin_backup.py", "page.backup", ":material/backup:", "nav.admin", ("settings", "edit")),
     PageSpec("views/admin_recycle.py", "page.recycle", ":material/delete:", "nav.admin", ("recycle", "view")),
     PageSpec("views/admin_audit.py", "page.audit", ":material/history:", "nav.admin", ("audit", "view")),
 )

@@ -228,4 +228,31 @@ def render() -> None:
             n2.number_input(t("list.page_of", pages=f"{pages:,}"), min_value=1, max_value=pages, step=1,
                             key="tq_page")
             n3.button(t("list.next"), disabled=page >= pages, key="tq_next", on_click=_step, args=(1,))
+        _export(c, me, view, current, sort, desc, total)
     forms.remember(FILTER_KEYS)
+
+
+EXPORT_COLUMNS = {"ticket_no": "ticket.no", "subject": "ticket.subject", "customer_name": "ticket.customer",
+                  "priority": "ticket.priority", "status": "ticket.status", "channel": "ticket.channel",
+                  "assignee_name": "ticket.assignee", "team_name": "ticket.team_id", "opened_at": "ticket.opened_at",
+                  "sla_state": "queue.col_sla", "sla_due": "ticket.sla_due", "updated_at": "ticket.updated_at"}
+
+
+def _export(c, me, view: str, current: dict, sort: str, desc: bool, total: int) -> None:
+    """CSV / Excel of the queue shown (every page), for who may export tickets (core.export). Codes are
+    named here, in the page's run (the file is made on the download's own thread, without the session)."""
+    import polars as pl
+
+    from core import export
+    from ui import export as export_ui
+
+    names = {"priority": {p: t(f"ticket.priority_{p}") for p in ticket_queue.PRIORITIES},
+             "status": {s: t(f"ticket.status_{s}") for s in ticket_queue.STATUSES},
+             "sla_state": {s: t(f"ticket.sla_state_{s}") for s in BADGE}}
+
+    def frame(cur):
+        rows = export.all_rows(ticket_queue.queue, cur, me, view, current, sort=sort, desc=desc)[0]
+        return rows.with_columns(pl.col(col).replace_strict(m, default=pl.col(col), return_dtype=pl.String)
+                                 for col, m in names.items())
+
+    export_ui.buttons(c, me, "tickets", frame, EXPORT_COLUMNS, t("queue.title"), total, key="tq_export")

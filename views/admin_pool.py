@@ -40,7 +40,8 @@ def _input(key: str, value):
         days = {d: words.plain(f"sla_admin.weekday_{d}") for d in WEEKDAYS}
         return st.selectbox(label, WEEKDAYS, index=WEEKDAYS.index(int(value)) if int(value) in WEEKDAYS else 0,
                             format_func=days.get, key=f"ap_{key}")
-    if key in settings.CHOICES:
+    if key in settings.CHOICES:  # the options are named in words: the label does not list their codes
+        label = t(f"pool_ui.setting_choice_{key}")
         choices = settings.CHOICES[key]
         shown = {v: words.plain(f"pool_ui.choice_{v}") for v in choices}
         return st.selectbox(label, choices, index=choices.index(value) if value in choices else 0,

@@ -5,8 +5,9 @@ delete to the recycle bin for whoever may delete the customer."""
 import polars as pl
 import streamlit as st
 
-from core import access, contacts, fields, settings
+from core import access, contacts, export, fields, settings
 from ui import errors, fieldform, forms, records, tables
+from ui import export as export_ui
 from ui.i18n import t
 from ui.session import actor, con
 from ui.text import md
@@ -94,6 +95,10 @@ def list_view() -> None:
         n1.button(t("list.previous"), disabled=page <= 1, key="ct_prev", on_click=_step, args=(-1,))
         n2.number_input(t("list.page_of", pages=f"{pages:,}"), min_value=1, max_value=pages, step=1, key="ct_page")
         n3.button(t("list.next"), disabled=page >= pages, key="ct_next", on_click=_step, args=(1,))
+        # contacts follow their customers' permissions: exported by who may export customers
+        export_ui.buttons(c, me, "customers", lambda cur: export.all_rows(contacts.list_all, cur, me, q, sort=sort,
+                                                                          desc=desc)[0],
+                          LIST_COLUMNS, t("page.contacts"), total, key="export_contacts")
     forms.remember(FILTER_KEYS)
     if picked is not None:  # the picked contact opens on its own page (a link: ?id=…)
         st.query_params["id"] = str(picked)

@@ -7,9 +7,10 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from core import clock, customers, settings
+from core import clock, customers, export, settings
 from core import feedback as fb
 from ui import errors, forms, nav, tables
+from ui import export as export_ui
 from ui.customer_panels import ENTITY_PAGES
 from ui.customer_pick import pick_customer
 from ui.i18n import t
@@ -35,18 +36,28 @@ CSAT_COLUMNS = {"created_at": "feedback.created_at", "ticket_no": "feedback.tick
 FILTER_KEYS = ("fb_kind", "fb_status", "fb_mine", "fb_overdue", "fb_q", "fb_page")
 
 
-def _named(df: pl.DataFrame) -> pl.DataFrame:
+def _words() -> dict:
+    """Every word `_named` needs, made in the page's run (an export builds its file on another thread)."""
+    words = {f"{prefix}_{v}": t(f"{prefix}_{v}") for prefix, values in (
+        ("feedback.kind", fb.KINDS), ("feedback.status", fb.STATUSES), ("feedback.channel", fb.CHANNELS)) for v in values}
+    return words | {k: t(k) for k in ("feedback.overdue", "feedback.due_today", "feedback.band_promoter",
+                                      "feedback.band_detractor", "feedback.band_passive")}
+
+
+def _named(df: pl.DataFrame, words: dict | None = None) -> pl.DataFrame:
     """Codes as the user reads them, and the overdue / due-today flag as a plain word (an emoji shows as
     a box without a colour-emoji font; a table cell renders no Markdown badge). The labels are made here,
     never inside map_elements: that runs on polars' threads, without the session, and reads English."""
+    words = words or _words()
+
     def label(col, prefix):
-        names = {v: t(f"{prefix}_{v}") for v in df[col].drop_nulls().unique().to_list() if v}
+        names = {v: words.get(f"{prefix}_{v}", v) for v in df[col].drop_nulls().unique().to_list() if v}
         return pl.col(col).replace_strict(names, default=pl.lit(""), return_dtype=pl.String)
-    flag = (pl.when(pl.col("overdue")).then(pl.lit(t("feedback.overdue")))
-            .when(pl.col("due_today")).then(pl.lit(t("feedback.due_today"))).otherwise(pl.lit("")))
-    band = (pl.when(pl.col("score") >= fb.PROMOTER).then(pl.lit(t("feedback.band_promoter")))
-            .when(pl.col("score") <= fb.DETRACTOR).then(pl.lit(t("feedback.band_detractor")))
-            .otherwise(pl.lit(t("feedback.band_passive"))))
+    flag = (pl.when(pl.col("overdue")).then(pl.lit(words["feedback.overdue"]))
+            .when(pl.col("due_today")).then(pl.lit(words["feedback.due_today"])).otherwise(pl.lit("")))
+    band = (pl.when(pl.col("score") >= fb.PROMOTER).then(pl.lit(words["feedback.band_promoter"]))
+            .when(pl.col("score") <= fb.DETRACTOR).then(pl.lit(words["feedback.band_detractor"]))
+            .otherwise(pl.lit(words["feedback.band_passive"])))
     return df.with_columns(
         flag.alias("flag"), band.alias("band"), pl.col("score").cast(pl.Int64, strict=False),
         label("kind", "feedback.kind").alias("kind_name"), label("status", "feedback.status").alias("status_name"),
@@ -70,6 +81,14 @@ def _new(kind: str) -> None:
 
 def _step(key: str, delta: int) -> None:
     state[key] = max(1, int(state.get(key, 1)) + delta)
+
+
+def _export(filters: dict, columns: dict, name_key: str, total: int, key: str, **order) -> None:
+    """CSV / Excel of the list shown (every page), for who may export feedback (core.export)."""
+    words = _words()
+    export_ui.buttons(c, me, "feedback", lambda cur: _named(export.all_rows(fb.list_feedback, cur, me, filters,
+                                                                            **order)[0], words),
+                      columns, t(name_key), total, key=key)
 
 
 def _pager(key: str, page: int, pages: int) -> None:
@@ -128,6 +147,8 @@ def cases_tab() -> None:
         else:
             picked = tables.select_one(_named(df), CASE_COLUMNS, key=f"fb_cases_{state.get('fb_nonce', 0)}")
             _pager("fb_page", page, pages)
+            _export(filters, CASE_COLUMNS, "feedback.tab_cases", total, "fb_cases_export",
+                    sort="due_on" if status == "open" else "created_at", desc=status != "open")
     forms.remember(FILTER_KEYS)
     if picked is not None:
         _open(picked)
@@ -156,6 +177,8 @@ def nps_tab() -> None:
         if total:
             picked = tables.select_one(_named(df), NPS_COLUMNS, key="fb_nps_table")
             _pager("fb_nps_page", page, pages)
+            _export({"kind": "nps", "since": period[0], "until": period[1]}, NPS_COLUMNS, "feedback.tab_nps", total,
+                    "fb_nps_export")
             if picked is not None:
                 row = df.filter(pl.col("id") == picked).row(0, named=True)
                 if "customer" in links:
@@ -182,6 +205,8 @@ def csat_tab() -> None:
             return
         picked = tables.select_one(_named(df), CSAT_COLUMNS, key="fb_csat_table")
         _pager("fb_csat_page", page, pages)
+        _export({"kind": "csat", "since": period[0], "until": period[1]}, CSAT_COLUMNS, "feedback.tab_csat",
+                total, "fb_csat_export")
         if picked is None:
             st.caption(t("feedback.csat_pick_hint"))
             return

@@ -196,17 +196,20 @@ def _split_panel(team_id: int, ticked: list[int], people: dict) -> None:
                        key="pool_split_teams", placeholder=t("list.choose"))
         what_names = {"ticked": words.plain("pool_ui.split_ticked", n=len(ticked)),
                       "pool": words.plain("pool_ui.split_whole_pool")}
-        state.setdefault("pool_split_what", "ticked" if ticked else "pool")
+        # defaults as the widgets' own (a setdefault in the state was lost on the browser's first run: the radio
+        # said "0 ticked" and the setting's "skip" box was unticked)
         s2.radio(t("pool_ui.split_what"), list(what_names), format_func=what_names.get, key="pool_split_what",
-                 horizontal=True)
-        weightings = {None: words.plain("pool_ui.weight_setting"), "equal": words.plain("pool_ui.weight_equal"),
+                 horizontal=True, index=0 if ticked else 1)
+        # "" (not None) is "as the setting says": a select box whose value is None shows Streamlit's own
+        # English placeholder instead of the option's name
+        weightings = {"": words.plain("pool_ui.weight_setting"), "equal": words.plain("pool_ui.weight_equal"),
                       "won_deals": words.plain("pool_ui.weight_won_deals"),
                       "followups": words.plain("pool_ui.weight_followups")}
         w1, w2 = st.columns(2)
-        w1.selectbox(t("pool_ui.weighting"), list(weightings), format_func=weightings.get,
+        w1.selectbox(t("pool_ui.weighting"), list(weightings), format_func=weightings.get, index=0,
                      key="pool_split_weighting")
-        state.setdefault("pool_split_skip", bool(settings.get(c, "assignment.skip_reps_with_untouched_raw")))
-        w2.checkbox(t("pool_ui.skip_untouched"), key="pool_split_skip")
+        w2.checkbox(t("pool_ui.skip_untouched"), key="pool_split_skip",
+                    value=bool(settings.get(c, "assignment.skip_reps_with_untouched_raw")))
         args = _split_args(team_id, ticked)
         b1, b2, _ = st.columns([2, 2, 3])
         b1.button(t("pool_ui.dry_run"), key="pool_split_dry", disabled=args is None, icon=":material/preview:",
@@ -454,6 +457,9 @@ def log_view() -> None:
                                              dtype=pl.String))
     if "run_by" not in shown.columns and "run_by_name" in shown.columns:
         shown = shown.rename({"run_by_name": "run_by"})
+    if "run_by" in shown.columns:  # a scheduled run has no person: core says 'system', the user reads it translated
+        shown = shown.with_columns(pl.when(pl.col("run_by") == "system").then(pl.lit(words.plain("audit.system")))
+                                   .otherwise(pl.col("run_by")).alias("run_by"))
     tables.show(shown, LOG_COLUMNS, key="pool_log")
 
 

@@ -73,8 +73,6 @@ def retention(con: duckdb.DuckDBPyConnection, actor: Actor, start, end, horizon:
     s, e, horizon, current = _inputs(con, actor, start, end, horizon)
     zone = clock.zone(con)
     cust, cargs = _scoped(con, actor, "customers", "customers", "c", "c.id")
-    # each order's company month by an ASOF join on the months' starts in UTC (computed here for the zone):
-    # a third of the cost of converting two million timestamps one by one
     first = db.scalar(con, "SELECT min(ordered_at) FROM orders WHERE deleted_at IS NULL")
     months: list[dt.date] = []
     if first is not None:
@@ -82,20 +80,39 @@ def retention(con: duckdb.DuckDBPyConnection, actor: Actor, start, end, horizon:
         while m <= current:
             months.append(m)
             m = months_back(m, -1)
-    starts = [clock.local_to_utc(dt.datetime.combine(m, dt.time()), zone) for m in months]
     end_utc = clock.local_to_utc(dt.datetime.combine(months_back(current, -1), dt.time()), zone)
+    offsets = {zone.utcoffset(dt.datetime.combine(m, dt.time(12))) for m in [*months, current]}
+    if len(offsets) == 1:
+        # one UTC offset over the whole span (no summer time, e.g. Asia/Shanghai): an order's company month
+        # by arithmetic on its timestamp
+        mon_args = [int(offsets.pop().total_seconds())]
+        orders_sql = (f"SELECT o.customer_id, date_trunc('month', o.ordered_at + to_seconds(?::BIGINT))::DATE AS mon, "
+                      f"o.amount, {PURCHASE} AS buy FROM orders o WHERE o.deleted_at IS NULL AND o.ordered_at < ? "
+                      f"AND (({PURCHASE}) OR ({CREDIT}))")
+        head = ""
+    else:
+        # each order's company month by an ASOF join on the months' starts in UTC (computed here for the zone)
+        mon_args = [[clock.local_to_utc(dt.datetime.combine(m, dt.time()), zone) for m in months], months]
+        head = "mo AS (SELECT unnest(?::TIMESTAMP[]) AS lo, unnest(?::DATE[]) AS mon), "
+        orders_sql = (f"SELECT o.customer_id, mo.mon, o.amount, {PURCHASE} AS buy FROM orders o ASOF JOIN mo "
+                      f"ON o.ordered_at >= mo.lo WHERE o.deleted_at IS NULL AND o.ordered_at < ? "
+                      f"AND (({PURCHASE}) OR ({CREDIT}))")
+    # the scope is applied to the cohorts' customers (a few per cent of the orders' rows): a semi-join of
+    # every order with the scope's customers costs more than everything else together at a million customers;
+    # a rep's few customers pick their orders first
+    own = access.scope_of(con, actor, "customers", "view") == "own"
+    if own:
+        orders_sql += f" AND o.customer_id IN ({cust})"
     sql = (
-        "WITH mo AS (SELECT unnest(?::TIMESTAMP[]) AS lo, unnest(?::DATE[]) AS mon), "
-        f"o AS (SELECT o.customer_id, o.ordered_at, o.amount, {PURCHASE} AS buy FROM orders o "
-        f"WHERE o.deleted_at IS NULL AND o.ordered_at < ? AND (({PURCHASE}) OR ({CREDIT})) "
-        f"AND o.customer_id IN ({cust})), "
-        "p AS (SELECT o.customer_id, mo.mon, o.amount, o.buy FROM o ASOF JOIN mo ON o.ordered_at >= mo.lo), "
-        "pm AS (SELECT customer_id, mon, bool_or(buy) AS buy, sum(amount) AS amount FROM p GROUP BY ALL), "
-        "f AS (SELECT customer_id, min(mon) FILTER (WHERE buy) AS cohort FROM pm GROUP BY customer_id), "
-        "f2 AS (SELECT * FROM f WHERE cohort BETWEEN ? AND ?), "
-        "a AS (SELECT f2.cohort, date_diff('month', f2.cohort, pm.mon) AS month, "
-        "count(*) FILTER (WHERE pm.buy) AS customers, sum(pm.amount) AS revenue "
-        "FROM pm JOIN f2 USING (customer_id) WHERE pm.mon >= f2.cohort GROUP BY ALL), "
+        f"WITH {head}o AS ({orders_sql}), "
+        "f AS (SELECT customer_id, min(mon) FILTER (WHERE buy) AS cohort FROM o GROUP BY customer_id "
+        f"HAVING min(mon) FILTER (WHERE buy) BETWEEN ? AND ?), "
+        f"f2 AS (SELECT * FROM f WHERE customer_id IN ({cust})), "
+        "pm AS (SELECT f2.cohort, o.customer_id, date_diff('month', f2.cohort, o.mon) AS month, "
+        "bool_or(o.buy) AS buy, sum(o.amount) AS amount FROM o JOIN f2 USING (customer_id) "
+        "WHERE o.mon >= f2.cohort AND o.mon < date_add(f2.cohort, to_months(?::INTEGER + 1)) GROUP BY ALL), "
+        "a AS (SELECT cohort, month, count(*) FILTER (WHERE buy) AS customers, sum(amount) AS revenue "
+        "FROM pm GROUP BY ALL), "
         "sz AS (SELECT cohort, count(*) AS size FROM f2 GROUP BY cohort), "
         "g AS (SELECT sz.cohort, sz.size, m.range AS month FROM sz, range(0, ? + 1) m "
         "WHERE date_add(sz.cohort, to_months(m.range::INTEGER)) <= ?) "
@@ -103,7 +120,8 @@ def retention(con: duckdb.DuckDBPyConnection, actor: Actor, start, end, horizon:
         "coalesce(a.customers, 0)::BIGINT AS customers, (coalesce(a.customers, 0) / g.size)::DOUBLE AS share, "
         "coalesce(a.revenue, 0)::DOUBLE AS revenue FROM g LEFT JOIN a ON a.cohort = g.cohort AND a.month = g.month "
         "ORDER BY g.cohort, g.month")
-    return con.sql(sql, params=[starts, months, end_utc] + cargs + [s, e, horizon, current]).pl()
+    return con.sql(sql, params=mon_args + [end_utc] + (cargs if own else []) + [s, e] + cargs
+                   + [horizon, horizon, current]).pl()
 
 
 def lead_cohorts(con: duckdb.DuckDBPyConnection, actor: Actor, start, end, horizon: int = 12) -> pl.DataFrame:

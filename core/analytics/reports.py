@@ -357,6 +357,8 @@ def validate(con: duckdb.DuckDBPyConnection, actor: Actor, definition: Any) -> d
                 raise ValidationError("report.bad_bucket", value=_fields_mod.short(bucket))
         elif bucket is not None:
             raise ValidationError("report.bad_bucket", value=_fields_mod.short(bucket))
+        if {"field": rf.name, "bucket": bucket} in dims:  # the same grouping twice says nothing more
+            raise ValidationError("report.same_dim_twice", field=rf.label)
         dims.append({"field": rf.name, "bucket": bucket})
     measures = []
     raw_measures = d.get("measures") or [{"agg": "count"}]

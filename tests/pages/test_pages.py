@@ -21,7 +21,7 @@ LEAD_WORK = [q for p in WORK for q in ([p, "views/pool_dashboard.py"] if p == "v
 NO_LEADS = [p for p in NO_POOL if p != "views/leads.py"]
 ADMIN = ["views/admin_users.py", "views/admin_teams.py", "views/admin_permissions.py", "views/admin_fields.py",
          "views/admin_pipelines.py", "views/admin_settings.py", "views/admin_service.py", "views/admin_pool.py",
-         "views/admin_recycle.py", "views/admin_audit.py"]
+         "views/admin_backup.py", "views/admin_recycle.py", "views/admin_audit.py"]
 # managers and admins: merge customers, hand over a leaver's records, review won hand-offs (pending upgrade)
 LEAD = ["views/merge.py", "views/handover.py", "views/upgrades.py"]
 # marketing works no tickets: no service desk
@@ -31,8 +31,11 @@ ANALYSIS = ["views/rfm.py", "views/cohorts.py", "views/reports.py"]
 REPORTS = ["views/reports.py"]
 # segments (客户细分): marketing builds them, managers and admins read them
 SEGMENTS = ["views/segments.py"]
-MENU = {"admin": LEAD_WORK + LEAD + ANALYSIS + SEGMENTS + ADMIN, "manager": LEAD_WORK + LEAD + ANALYSIS + SEGMENTS,
-        "sales": WORK + REPORTS, "marketing": NO_TICKETS + ANALYSIS + SEGMENTS, "service": NO_LEADS + REPORTS}
+# import and its history: the roles with the import action on some module (admins, managers, marketing: leads)
+IMPORT = ["views/imports.py", "views/import_history.py"]
+MENU = {"admin": LEAD_WORK + LEAD + ANALYSIS + SEGMENTS + IMPORT + ADMIN,
+        "manager": LEAD_WORK + LEAD + ANALYSIS + SEGMENTS + IMPORT,
+        "sales": WORK + REPORTS, "marketing": NO_TICKETS + ANALYSIS + SEGMENTS + IMPORT, "service": NO_LEADS + REPORTS}
 
 
 @pytest.fixture(scope="module")
