@@ -29,6 +29,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 import shutil
@@ -193,25 +194,46 @@ def cmd_handover(args) -> int:
         con.close()
 
 
-def cmd_kpi(args) -> int:
-    """Every KPI of core.analytics.metrics for one user and period (the functions the pages call)."""
-    import json
+class _Stop(Exception):
+    """A command ends here with this exit code (its message already printed)."""
 
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@contextlib.contextmanager
+def _as_user(args, read_only: bool = True):
+    """The database of --path (or $CRM_DB) opened and the user of --as: yields (con, actor, language). A missing
+    file or an unknown user ends the command with a message and exit 2, as does anything core refuses."""
     from core import auth
-    from core.analytics import metrics
 
     path = Path(args.path or config.db_path())
     if not path.exists():
         print(f"{path} does not exist.", file=sys.stderr)
-        return 2
-    con = db.connect(path, read_only=True)
+        raise _Stop(2)
+    con = db.connect(path, read_only=read_only)
     try:
         try:
             actor = auth.actor_for(con, args.as_user, utcnow())
         except CRMError:
             print(f"{args.as_user}: {translate('en', 'org.user_not_found')}", file=sys.stderr)
-            return 2
-        lang = actor.language if actor.language in ("en", "zh") else "en"
+            raise _Stop(2) from None
+        yield con, actor, (actor.language if actor.language in ("en", "zh") else "en")
+    except CRMError as exc:
+        print(translate("en", exc.key, **exc.params), file=sys.stderr)
+        raise _Stop(2) from None
+    finally:
+        con.close()
+
+
+def cmd_kpi(args) -> int:
+    """Every KPI of core.analytics.metrics for one user and period (the functions the pages call)."""
+    import json
+
+    from core.analytics import metrics
+
+    with _as_user(args) as (con, actor, lang):
         if args.date_from is None and args.date_to is None:
             period = metrics.month_to_date(con, actor)
         else:
@@ -232,11 +254,6 @@ def cmd_kpi(args) -> int:
             print(f"  {translate(lang, f.label_key):<{width}}{_kpi_text(f.value, f.unit):>16}"
                   f"{_kpi_text(f.previous, f.unit):>16}  {change}")
         return 0
-    except CRMError as exc:
-        print(translate("en", exc.key, **exc.params), file=sys.stderr)
-        return 2
-    finally:
-        con.close()
 
 
 def cmd_pool_reclaim(args) -> int:
@@ -286,21 +303,9 @@ def cmd_rfm(args) -> int:
     """The RFM segment table of core.analytics.rfm for one user (the function the RFM page calls)."""
     import json
 
-    from core import auth
     from core.analytics import rfm
 
-    path = Path(args.path or config.db_path())
-    if not path.exists():
-        print(f"{path} does not exist.", file=sys.stderr)
-        return 2
-    con = db.connect(path, read_only=True)
-    try:
-        try:
-            actor = auth.actor_for(con, args.as_user, utcnow())
-        except CRMError:
-            print(f"{args.as_user}: {translate('en', 'org.user_not_found')}", file=sys.stderr)
-            return 2
-        lang = actor.language if actor.language in ("en", "zh") else "en"
+    with _as_user(args) as (con, actor, lang):
         asof, months, method = rfm._inputs(con, actor, args.asof, args.months, args.method)
         table = rfm.summary(con, actor, asof, months, method)
         if args.json:
@@ -321,11 +326,6 @@ def cmd_rfm(args) -> int:
                      _kpi_text(row["mean_monetary"], "money")]
             print(f"  {name:<{width}}" + "".join(f"{c:>22}" for c in cells))
         return 0
-    except CRMError as exc:
-        print(translate("en", exc.key, **exc.params), file=sys.stderr)
-        return 2
-    finally:
-        con.close()
 
 
 def cmd_report(args) -> int:
@@ -335,21 +335,10 @@ def cmd_report(args) -> int:
 
     import polars as pl
 
-    from core import auth, export
+    from core import export
     from core.analytics import reports
 
-    path = Path(args.path or config.db_path())
-    if not path.exists():
-        print(f"{path} does not exist.", file=sys.stderr)
-        return 2
-    con = db.connect(path, read_only=True)
-    try:
-        try:
-            actor = auth.actor_for(con, args.as_user, utcnow())
-        except CRMError:
-            print(f"{args.as_user}: {translate('en', 'org.user_not_found')}", file=sys.stderr)
-            return 2
-        lang = actor.language if actor.language in ("en", "zh") else "en"
+    with _as_user(args) as (con, actor, lang):
         try:
             found = reports.by_name(con, actor, args.name)
             frame = reports.run(con, actor, found["definition"])
@@ -366,8 +355,6 @@ def cmd_report(args) -> int:
         frame = frame.rename({c: heads.get(c, c) for c in frame.columns})
         sys.stdout.write(frame.write_csv(null_value=""))
         return 0
-    finally:
-        con.close()
 
 
 def _kpi_text(value, unit: str, signed: bool = False) -> str:
@@ -626,6 +613,8 @@ def main(argv: list[str] | None = None) -> int:
         args.scale = int(args.scale)
     try:
         return args.fn(args)
+    except _Stop as stop:
+        return stop.code
     except DatabaseBusy as exc:
         print(translate("en", exc.key, **exc.params), file=sys.stderr)
         return 3
