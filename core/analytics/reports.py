@@ -325,6 +325,26 @@ def _conditions(chk: _Checked, conds: Any) -> list[dict]:
     return out
 
 
+def _grouping(chk, item) -> tuple[dict, str]:
+    """A dimension or the second series: a groupable field (a name or {"field", "bucket"}) with its date bucket
+    (dates default to day; other fields take none). Returns ({"field", "bucket"}, the field's label)."""
+    if isinstance(item, str):
+        item = {"field": item}
+    if not isinstance(item, dict):
+        raise ValidationError("report.bad_definition")
+    rf = chk.field(item.get("field"))
+    if rf.kind not in _GROUPABLE:
+        raise ValidationError("report.cannot_group", field=rf.label)
+    bucket = item.get("bucket")
+    if rf.kind in _DATES:
+        bucket = bucket or "day"
+        if bucket not in BUCKETS:
+            raise ValidationError("report.bad_bucket", value=_fields_mod.short(bucket))
+    elif bucket is not None:
+        raise ValidationError("report.bad_bucket", value=_fields_mod.short(bucket))
+    return {"field": rf.name, "bucket": bucket}, rf.label
+
+
 def validate(con: duckdb.DuckDBPyConnection, actor: Actor, definition: Any) -> dict:
     """The definition checked and normalised (a plain JSON-able dict), for the actor's role. Anything
     unknown is a ValidationError with a message key; a field the role may not see, PermissionDenied
@@ -343,23 +363,10 @@ def validate(con: duckdb.DuckDBPyConnection, actor: Actor, definition: Any) -> d
     if not isinstance(raw_dims, (list, tuple)) or len(raw_dims) > MAX_DIMS:
         raise ValidationError("report.too_many_dims", max=MAX_DIMS)
     for item in raw_dims:
-        if isinstance(item, str):
-            item = {"field": item}
-        if not isinstance(item, dict):
-            raise ValidationError("report.bad_definition")
-        rf = chk.field(item.get("field"))
-        if rf.kind not in _GROUPABLE:
-            raise ValidationError("report.cannot_group", field=rf.label)
-        bucket = item.get("bucket")
-        if rf.kind in _DATES:
-            bucket = bucket or "day"
-            if bucket not in BUCKETS:
-                raise ValidationError("report.bad_bucket", value=_fields_mod.short(bucket))
-        elif bucket is not None:
-            raise ValidationError("report.bad_bucket", value=_fields_mod.short(bucket))
-        if {"field": rf.name, "bucket": bucket} in dims:  # the same grouping twice says nothing more
-            raise ValidationError("report.same_dim_twice", field=rf.label)
-        dims.append({"field": rf.name, "bucket": bucket})
+        grouping, label = _grouping(chk, item)
+        if grouping in dims:  # the same grouping twice says nothing more
+            raise ValidationError("report.same_dim_twice", field=label)
+        dims.append(grouping)
     measures = []
     raw_measures = d.get("measures") or [{"agg": "count"}]
     if not isinstance(raw_measures, (list, tuple)) or len(raw_measures) > MAX_MEASURES:
@@ -390,21 +397,7 @@ def validate(con: duckdb.DuckDBPyConnection, actor: Actor, definition: Any) -> d
         ratio = {"num": num, "den": den}
     series = d.get("series")
     if series is not None:
-        if isinstance(series, str):
-            series = {"field": series}
-        if not isinstance(series, dict):
-            raise ValidationError("report.bad_definition")
-        rf = chk.field(series.get("field"))
-        if rf.kind not in _GROUPABLE:
-            raise ValidationError("report.cannot_group", field=rf.label)
-        bucket = series.get("bucket")
-        if rf.kind in _DATES:
-            bucket = bucket or "day"
-            if bucket not in BUCKETS:
-                raise ValidationError("report.bad_bucket", value=_fields_mod.short(bucket))
-        elif bucket is not None:
-            raise ValidationError("report.bad_bucket", value=_fields_mod.short(bucket))
-        series = {"field": rf.name, "bucket": bucket}
+        series, _label = _grouping(chk, series)
     cumulative = d.get("cumulative", False)
     if not isinstance(cumulative, bool):
         raise ValidationError("report.bad_definition")
