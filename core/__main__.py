@@ -416,7 +416,8 @@ def cmd_import(args) -> int:
                 print(f"{int(done * 100):3d}% {step}", file=sys.stderr, flush=True)
 
             found = engine.run_file(con, actor, args.file, args.object, mapping_name=args.mapping, maps=maps or None,
-                                    dry_run=args.dry_run, options=options, progress=progress, source="cli")
+                                    dry_run=args.dry_run, options=options, progress=progress, source="cli",
+                                    keys_later=True)
         except CRMError as exc:
             print(translate(lang, exc.key, **getattr(exc, "params", {})), file=sys.stderr)
             return 1
@@ -431,8 +432,10 @@ def cmd_import(args) -> int:
             counts.setdefault("created", 0)
         else:
             counts["created"], counts["updated"] = counts.get("new", 0), counts.get("update", 0)
+        keys_later = batch is not None and engine.keys_pending(con, batch)
         if args.json:
             print(json.dumps({"dry_run": bool(args.dry_run), "batch_id": batch, "error_file": error_path, **counts,
+                              "search_keys_pending": keys_later,
                               "unknown_owners": list(getattr(found, "unknown_owners", []) or [])},
                              ensure_ascii=False))
             return 0
@@ -445,6 +448,8 @@ def cmd_import(args) -> int:
             print(f"{translate(lang, 'import.cli_unknown_owners')}: {', '.join(owners)}")
         print(f"{translate(lang, 'import.cli_batch')}: {batch if batch is not None else '-'}")
         print(f"{translate(lang, 'import.cli_error_file')}: {error_path or '-'}")
+        if keys_later:
+            print(translate(lang, "import.cli_keys_later"))
         return 0
     finally:
         con.close()

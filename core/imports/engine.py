@@ -718,10 +718,11 @@ def _error_dir(con) -> Path:
 
 def commit(con, actor, obj: str, frame: pl.DataFrame, mapping: dict, value_map: dict | None = None,
            options: Options | dict | None = None, info=None, progress: Callable | None = None,
-           source: str = "wizard") -> Result:
+           source: str = "wizard", keys_later: bool = False) -> Result:
     """Write the file's rows: one unit of work, set-based (see the module doc). The rows not written
     (rejected, duplicates, exact duplicates) are kept with their reason in import_rejects and an error
-    file beside the database."""
+    file beside the database. The search keys of a big batch are built right after the commit, or with
+    `keys_later` left to the app's scheduler and the next command (searches scan until then)."""
     ctx = _ctx(con, actor, obj, mapping, value_map, options, progress, dry_run=False)
     lang = getattr(actor, "language", "en") or "en"
     ctx.step(0.0, "read")
@@ -729,6 +730,7 @@ def commit(con, actor, obj: str, frame: pl.DataFrame, mapping: dict, value_map: 
 
     try:
         staged = _prepare(ctx, frame)
+        ctx.name_forms = _NameForms(ctx)  # type: ignore[attr-defined]
     except BaseException:
         con.execute(f"DROP TABLE IF EXISTS {ctx.table}")  # sql-ok: staging table
         raise
@@ -791,7 +793,7 @@ def commit(con, actor, obj: str, frame: pl.DataFrame, mapping: dict, value_map: 
                 con.execute(f"DROP TABLE IF EXISTS {ctx.table}{extra}")  # sql-ok: staging table, field names, fixed tables
             except Exception:
                 pass
-    if getattr(ctx, "deferred_keys", False):
+    if getattr(ctx, "deferred_keys", False) and not keys_later:
         ctx.step(0.9, "keys")
         fill_keys(con, batch)
     rejects = state["rejects"]
@@ -823,10 +825,16 @@ def write_records(ctx: Ctx) -> dict:
     con.execute(f"DROP TABLE IF EXISTS {t}_new")  # sql-ok: staging table, field names, fixed tables
     # ids from the sequence in bulk, given in the file's row order (the k-th smallest id to the k-th row)
     n_new = db.scalar(con, f"SELECT count(*) FROM {t} WHERE _action IN ('new', 'flag')")
-    con.execute(f"CREATE TEMP TABLE {t}_new AS SELECT i.v AS _id, r.* EXCLUDE (k) FROM "  # sql-ok
-                f"(SELECT *, row_number() OVER (ORDER BY _row) AS k FROM {t} WHERE _action IN ('new', 'flag')) r "
-                f"JOIN (SELECT v, row_number() OVER (ORDER BY v) AS k FROM (SELECT nextval('seq_{spec.table}') AS v "
-                f"FROM range(?))) i ON i.k = r.k ORDER BY r._row", [n_new])
+    low, high = con.execute(f"SELECT min(v), max(v) FROM (SELECT nextval('seq_{spec.table}') AS v FROM range(?))",  # sql-ok: fixed names
+                            [n_new]).fetchall()[0]
+    if n_new and high - low + 1 == n_new:  # a run of ids (no one else drew from the sequence meanwhile)
+        con.execute(f"CREATE TEMP TABLE {t}_new AS SELECT ? - 1 + row_number() OVER (ORDER BY _row) AS _id, * "  # sql-ok
+                    f"FROM {t} WHERE _action IN ('new', 'flag') ORDER BY _row", [low])
+    else:  # ids with gaps: the k-th smallest drawn to the k-th row (they were drawn above, so they are ours)
+        con.execute(f"CREATE TEMP TABLE {t}_new AS SELECT i.v AS _id, r.* EXCLUDE (k) FROM "  # sql-ok
+                    f"(SELECT *, row_number() OVER (ORDER BY _row) AS k FROM {t} WHERE _action IN ('new', 'flag')) r "
+                    f"JOIN (SELECT v, row_number() OVER (ORDER BY v) AS k FROM (SELECT nextval('seq_{spec.table}') AS v "
+                    f"FROM range(?))) i ON i.k = r.k ORDER BY r._row", [n_new])
     if n_new:
         cols, vals = ["id"], ["s._id"]
         for f in own:
@@ -870,13 +878,13 @@ def write_records(ctx: Ctx) -> dict:
                     f"{', '.join(defaults[k] for k in order)} FROM {t}_new s ORDER BY s._id", pvals)
         phone_fields = [f for f in own if spec.fields[f].kind == "phone"]
         for f in phone_fields:
-            con.execute(f"INSERT INTO phone_keys SELECT {f}_norm, ?, _id FROM {t}_new WHERE {f}_norm IS NOT NULL",  # sql-ok: staging table, field names, fixed tables
-                        [spec.entity])
+            con.execute(f"INSERT INTO phone_keys SELECT {f}_norm, ?, _id FROM {t}_new WHERE {f}_norm IS NOT NULL "  # sql-ok: staging table, field names, fixed tables
+                        f"ORDER BY {f}_norm", [spec.entity])  # in key order: the primary key's index takes it twice as fast
         if n_new <= KEYS_INLINE:
             _keys_new(ctx, own)
-        else:  # a big batch: e-mail keys now, search and name keys right after the commit (fill_keys);
-            # the pending marks make searches scan and core.setup rebuild them if that step never ran
-            _keys_new(ctx, own, names=False)
+        else:  # a big batch: duplicate keys now, search keys after the commit (fill_keys: right after it, or
+            # for the command line by the app's scheduler / the next command); the pending mark makes searches scan
+            _keys_new(ctx, own, search_now=False)
             _mark_pending(con, spec, ctx.import_id)
             ctx.deferred_keys = True  # type: ignore[attr-defined]
         con.execute("INSERT INTO audit_log (id, logged_at, user_id, action, entity, entity_id, field, old_value, "
@@ -905,12 +913,69 @@ KEYS_INLINE = 20_000   # more new records than this: search and name keys in a s
 
 
 def _mark_pending(con, spec: ObjectSpec, batch: int) -> None:
+    """The search keys of a big batch are built after its commit (fill_keys); until then searches scan."""
     from core import search
 
     if spec.entity in search.ENTITIES:
         con.execute("INSERT INTO search_pending VALUES (?) ON CONFLICT DO NOTHING", [f"import:{batch}"])
-    if spec.entity in ("customer", "lead"):
-        con.execute("INSERT INTO dedup_pending VALUES (?) ON CONFLICT DO NOTHING", [f"import:{batch}"])
+
+
+class _NameForms:
+    """The duplicate guard's name keys (pinyin, brand: Python) of the staged names, computed on a thread
+    while DuckDB checks duplicates and writes the records, once per distinct name. `keys(con, t)` inserts
+    them for the new records of the batch inside the unit of work."""
+
+    def __init__(self, ctx: Ctx) -> None:
+        import threading
+
+        self.entity = ctx.spec.entity
+        self.result: pl.DataFrame | None = None
+        self.error: BaseException | None = None
+        self.thread = None
+        if self.entity not in ("customer", "lead"):
+            return
+        staged = _columns(ctx.con, ctx.table)
+        if "name" not in staged:
+            return
+        self.kind = "coalesce(s.kind, 'company')" if self.entity == "customer" and "kind" in staged else \
+            ("'company'" if self.entity == "customer" else "NULL::VARCHAR")
+        self.company = "s.company" if self.entity == "lead" and "company" in staged else "NULL::VARCHAR"
+        self.names = ctx.con.sql(f"SELECT DISTINCT s.name, {self.kind} AS kind, {self.company} AS company "  # sql-ok: staging table, fixed expressions
+                                 f"FROM {ctx.table} s WHERE s._action = 'new'").pl()
+        self.names = self.names.with_row_index("i").with_columns(pl.col("i").cast(pl.Int64))
+        self.thread = threading.Thread(target=self._run, name="import-name-keys", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        from core import dedup
+
+        try:
+            f = self.names
+            self.result = dedup.name_keys(self.entity, f["i"], f["name"], f["kind"].fill_null("company"),
+                                          f["company"] if self.entity == "lead" else None)
+        except BaseException as exc:  # handed to the unit of work, which fails with it
+            self.error = exc
+
+    def keys(self, con, t: str) -> None:
+        if self.thread is None:
+            return
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        keys = self.result
+        if keys is None or not keys.height:
+            return
+        kname, dname = f"_dk_{uuid.uuid4().hex}", f"_dn_{uuid.uuid4().hex}"
+        con.register(kname, keys.to_arrow())
+        con.register(dname, self.names.to_arrow())
+        try:  # key order: the index grows faster and a key's rows sit together
+            con.execute(f"INSERT INTO dedup_keys SELECT k.key, k.entity, s._id, k.chars, k.pinyin FROM {t}_new s "  # sql-ok: staging tables, fixed expressions
+                        f"JOIN {dname} d ON d.name IS NOT DISTINCT FROM s.name AND d.kind IS NOT DISTINCT FROM "
+                        f"{self.kind} AND d.company IS NOT DISTINCT FROM {self.company} "
+                        f"JOIN {kname} k ON k.entity_id = d.i ORDER BY k.key")
+        finally:
+            con.unregister(kname)
+            con.unregister(dname)
 
 
 def _name_keys(con, entity: str, table: str, where: str, params: list) -> None:
@@ -932,18 +997,22 @@ def _name_keys(con, entity: str, table: str, where: str, params: list) -> None:
             con.unregister(name)
 
 
-def _keys_new(ctx: Ctx, own: list[str], names: bool = True) -> None:
-    """Search keys and duplicate keys of the new records, set-based."""
+def _keys_new(ctx: Ctx, own: list[str], search_now: bool = True) -> None:
+    """Search keys (unless a big batch's, built after the commit) and duplicate keys of the new records,
+    set-based, in key order."""
     con, spec, t = ctx.con, ctx.spec, ctx.table
     from core import dedup, search
 
-    if names and spec.entity in search.ENTITIES:
+    if search_now and spec.entity in search.ENTITIES:
         search.add_keys(con, spec.entity, "import_id = ?", [ctx.import_id])
     if spec.entity in dedup.ENTITIES:
         if "email" in own:
-            con.execute(f"INSERT INTO dedup_keys SELECT 'e:' || lower(trim(email)), ?, _id, NULL, NULL FROM {t}_new "  # sql-ok: staging table, field names, fixed tables
-                        f"WHERE nullif(trim(email), '') IS NOT NULL", [spec.entity])
-        if names and spec.entity in ("customer", "lead"):
+            con.execute(f"INSERT INTO dedup_keys SELECT 'e:' || lower(trim(email)) AS key, ?, _id, NULL, NULL "  # sql-ok: staging table, field names, fixed tables
+                        f"FROM {t}_new WHERE nullif(trim(email), '') IS NOT NULL ORDER BY key", [spec.entity])
+        forms = getattr(ctx, "name_forms", None)
+        if forms is not None:
+            forms.keys(con, t)
+        elif spec.entity in ("customer", "lead"):
             _name_keys(con, spec.entity, spec.table, "import_id = ?", [ctx.import_id])
 
 
@@ -981,6 +1050,11 @@ def fill_keys(con, batch: int | None = None) -> int:
 
         db.write(con, work)
     return len(marks)
+
+
+def keys_pending(con, batch: int) -> bool:
+    """Whether the search keys of this batch are still to be built (fill_keys)."""
+    return bool(db.scalar(con, "SELECT count(*) FROM search_pending WHERE what = ?", [f"import:{int(batch)}"]))
 
 
 def _updates(ctx: Ctx, own: list[str], custom: list[str]) -> int:
@@ -1204,7 +1278,7 @@ def read_file(path: str | Path, options: Options | None = None):
 
 def run_file(con, actor, path: str | Path, obj: str, *, mapping_name: str | None = None, maps: dict | None = None,
              dry_run: bool = False, options: Options | dict | None = None, progress: Callable | None = None,
-             source: str = "cli"):
+             source: str = "cli", keys_later: bool = False):
     """The command line's import: read the file, map it (a saved mapping, the given maps, else the
     remembered mapping of this layout or the suggestion), then a preview or a commit."""
     from core.imports import mapping as mapping_mod
@@ -1231,4 +1305,4 @@ def run_file(con, actor, path: str | Path, obj: str, *, mapping_name: str | None
     mapping = {c: f for c, f in mapping.items() if f and c in frame.columns}
     if dry_run:
         return preview(con, actor, obj, frame, mapping, value_map, opt, info, progress)
-    return commit(con, actor, obj, frame, mapping, value_map, opt, info, progress, source=source)
+    return commit(con, actor, obj, frame, mapping, value_map, opt, info, progress, source=source, keys_later=keys_later)
