@@ -168,6 +168,7 @@ def cli(path: Path, store: Path, work: Path) -> dict:
     wal = Path(str(store) + ".wal")
     if wal.exists():
         shutil.copyfile(wal, Path(str(db) + ".wal"))
+    os.sync()  # the copy's dirty pages written out before the clock starts, not during the import
     env = dict(os.environ, CRM_DB=str(db), CRM_SCHEDULER="off")
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "core", "import", str(path), "--object", "customers", "--json"],

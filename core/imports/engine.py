@@ -87,6 +87,32 @@ def reason_text(code: str | None, lang: str) -> str:
     return translate(lang, parts[0], **params)
 
 
+_SLOT = "\x00value\x00"
+
+
+def reason_texts(codes: list[str | None], lang: str) -> list[str]:
+    """reason_text of many codes: each message is translated once per code and field, the value put in
+    after (a file with 60,000 bad phones has 60,000 distinct codes but a handful of messages)."""
+    templates: dict[str, str] = {}
+    out = []
+    for code in codes:
+        if not code:
+            out.append("")
+            continue
+        parts = code.split("|", 2)
+        if len(parts) < 3:
+            head = code
+            if head not in templates:
+                templates[head] = reason_text(code, lang)
+            out.append(templates[head])
+            continue
+        head = parts[0] + "|" + parts[1]
+        if head not in templates:
+            templates[head] = reason_text(head + "|" + _SLOT, lang)
+        out.append(templates[head].replace(_SLOT, parts[2]))
+    return out
+
+
 def reject(ctx: Ctx, condition: str, reason: str, params: list | None = None) -> int:
     """Rows still to be written that meet `condition` become rejects with `reason` (a catalogue code,
     optionally "code|label key")."""
@@ -306,8 +332,7 @@ def _stage(ctx: Ctx, frame: pl.DataFrame, fields_cols: dict[str, str]) -> dict:
         select.append(f"coalesce({', '.join(reasons)}) AS _reason" if reasons else "NULL::VARCHAR AS _reason")
         select.append("CASE WHEN s._exact THEN 'exact' ELSE 'new' END AS _action")
         select.append("NULL::BIGINT AS _target_id")
-        con.execute(f"CREATE TEMP TABLE {t} AS SELECT {', '.join(select)} FROM {name} s {' '.join(joins)} "  # sql-ok: staging table, field names, fixed tables
-                    f"ORDER BY s._row")
+        con.execute(f"CREATE TEMP TABLE {t} AS SELECT {', '.join(select)} FROM {name} s {' '.join(joins)}")  # sql-ok: staging table, field names, fixed tables
         for fname in choice_maps:
             con.unregister(f"{name}_{fname}")
     finally:
@@ -659,7 +684,8 @@ def _rejects(ctx: Ctx, frame: pl.DataFrame, lang: str) -> tuple[pl.DataFrame, li
     base = frame if "_row" in frame.columns else frame.with_columns(_row=pl.int_range(2, frame.height + 2))
     out = base.with_columns(pl.col("_row").cast(pl.Int64)).join(bad, on="_row", how="inner", maintain_order="right")
     codes = out["code"].to_list()
-    texts = {c: reason_text(c, lang) for c in set(codes)}
+    distinct = list(set(codes))
+    texts = dict(zip(distinct, reason_texts(distinct, lang)))
     out = out.with_columns(pl.col("code").replace_strict(texts, default=None, return_dtype=pl.String).alias("reason"))
     return out.drop("code"), codes
 
@@ -823,18 +849,22 @@ def write_records(ctx: Ctx) -> dict:
     out = {"created": 0, "updated": 0}
     # ---- new records
     con.execute(f"DROP TABLE IF EXISTS {t}_new")  # sql-ok: staging table, field names, fixed tables
-    # ids from the sequence in bulk, given in the file's row order (the k-th smallest id to the k-th row)
+    # ids from the sequence in bulk, given in the file's row order (the k-th smallest id to the k-th row).
+    # Usually the ids drawn are one run: the rows go straight from the staging table into the store and what
+    # follows (phone, duplicate and search keys, audit) reads them back by import_id, a few row groups.
     n_new = db.scalar(con, f"SELECT count(*) FROM {t} WHERE _action IN ('new', 'flag')")
     low, high = con.execute(f"SELECT min(v), max(v) FROM (SELECT nextval('seq_{spec.table}') AS v FROM range(?))",  # sql-ok: fixed names
                             [n_new]).fetchall()[0]
     if n_new and high - low + 1 == n_new:  # a run of ids (no one else drew from the sequence meanwhile)
-        con.execute(f"CREATE TEMP TABLE {t}_new AS SELECT ? - 1 + row_number() OVER (ORDER BY _row) AS _id, * "  # sql-ok
-                    f"FROM {t} WHERE _action IN ('new', 'flag') ORDER BY _row", [low])
-    else:  # ids with gaps: the k-th smallest drawn to the k-th row (they were drawn above, so they are ours)
+        # the row numbers of a narrow projection joined back (a window over the wide rows costs 3x more)
+        src, src_args = (f"(SELECT o._id, w.* FROM {t} w JOIN (SELECT _row, {int(low) - 1} + row_number() OVER "  # sql-ok: int
+                         f"(ORDER BY _row) AS _id FROM {t} WHERE _action IN ('new', 'flag')) o USING (_row))"), []
+    else:  # ids with gaps: the k-th smallest drawn to the k-th row (drawn again here, so they are ours)
         con.execute(f"CREATE TEMP TABLE {t}_new AS SELECT i.v AS _id, r.* EXCLUDE (k) FROM "  # sql-ok
                     f"(SELECT *, row_number() OVER (ORDER BY _row) AS k FROM {t} WHERE _action IN ('new', 'flag')) r "
                     f"JOIN (SELECT v, row_number() OVER (ORDER BY v) AS k FROM (SELECT nextval('seq_{spec.table}') AS v "
                     f"FROM range(?))) i ON i.k = r.k ORDER BY r._row", [n_new])
+        src, src_args = f"{t}_new", []
     if n_new:
         cols, vals = ["id"], ["s._id"]
         for f in own:
@@ -875,11 +905,12 @@ def write_records(ctx: Ctx) -> dict:
         for k in order:
             pvals += pmap.get(k, []) if "?" in defaults[k] else []
         con.execute(f"INSERT INTO {spec.table} ({', '.join(cols + order)}) SELECT {', '.join(vals)}, "  # sql-ok
-                    f"{', '.join(defaults[k] for k in order)} FROM {t}_new s ORDER BY s._id", pvals)
+                    f"{', '.join(defaults[k] for k in order)} FROM {src} s ORDER BY s._id", src_args + pvals)
         phone_fields = [f for f in own if spec.fields[f].kind == "phone"]
         for f in phone_fields:
-            con.execute(f"INSERT INTO phone_keys SELECT {f}_norm, ?, _id FROM {t}_new WHERE {f}_norm IS NOT NULL "  # sql-ok: staging table, field names, fixed tables
-                        f"ORDER BY {f}_norm", [spec.entity])  # in key order: the primary key's index takes it twice as fast
+            col = f"{spec.fields[f].column or f}_norm"
+            con.execute(f"INSERT INTO phone_keys SELECT {col}, ?, id FROM {spec.table} WHERE import_id = ? "  # sql-ok: field names, fixed tables
+                        f"AND {col} IS NOT NULL ORDER BY {col}", [spec.entity, ctx.import_id])  # in key order: the index takes it twice as fast
         if n_new <= KEYS_INLINE:
             _keys_new(ctx, own)
         else:  # a big batch: duplicate keys now, search keys after the commit (fill_keys: right after it, or
@@ -888,13 +919,14 @@ def write_records(ctx: Ctx) -> dict:
             _mark_pending(con, spec, ctx.import_id)
             ctx.deferred_keys = True  # type: ignore[attr-defined]
         con.execute("INSERT INTO audit_log (id, logged_at, user_id, action, entity, entity_id, field, old_value, "
-                    f"new_value) SELECT nextval('seq_audit_log'), ?, ?, 'create', ?, _id, 'import_id', NULL, ? "
-                    f"FROM {t}_new", [actor.now, actor.id, spec.entity, str(ctx.import_id)])
-        flagged = db.scalar(con, f"SELECT count(*) FROM {t}_new WHERE _action = 'flag'")
+                    f"new_value) SELECT nextval('seq_audit_log'), ?, ?, 'create', ?, id, 'import_id', NULL, ? "
+                    f"FROM {spec.table} WHERE import_id = ? ORDER BY id",  # sql-ok: fixed tables
+                    [actor.now, actor.id, spec.entity, str(ctx.import_id), ctx.import_id])
+        flagged = db.scalar(con, f"SELECT count(*) FROM {t} WHERE _action = 'flag'")  # sql-ok: staging table
         if flagged:  # "create anyway and flag": the record it may duplicate, kept with the batch
             con.execute(f"INSERT INTO import_updates SELECT ?, ?, _id, '_duplicate_of', NULL, "  # sql-ok: staging table, field names, fixed tables
-                        f"json_object('entity', _match_entity, 'id', _target_id, 'key', _dup) FROM {t}_new "
-                        f"WHERE _action = 'flag'", [ctx.import_id, spec.entity])
+                        f"json_object('entity', _match_entity, 'id', _target_id, 'key', _dup) FROM {src} s "
+                        f"WHERE _action = 'flag'", [ctx.import_id, spec.entity] + src_args)
         out["created"] = int(n_new)
         out["flagged"] = int(flagged or 0)
         if ctx.options.owner == "split" and spec.table == "customers":
@@ -937,10 +969,10 @@ class _NameForms:
         staged = _columns(ctx.con, ctx.table)
         if "name" not in staged:
             return
-        self.kind = "coalesce(s.kind, 'company')" if self.entity == "customer" and "kind" in staged else \
+        kind = "coalesce(s.kind, 'company')" if self.entity == "customer" and "kind" in staged else \
             ("'company'" if self.entity == "customer" else "NULL::VARCHAR")
-        self.company = "s.company" if self.entity == "lead" and "company" in staged else "NULL::VARCHAR"
-        self.names = ctx.con.sql(f"SELECT DISTINCT s.name, {self.kind} AS kind, {self.company} AS company "  # sql-ok: staging table, fixed expressions
+        company = "s.company" if self.entity == "lead" and "company" in staged else "NULL::VARCHAR"
+        self.names = ctx.con.sql(f"SELECT DISTINCT s.name, {kind} AS kind, {company} AS company "  # sql-ok: staging table, fixed expressions
                                  f"FROM {ctx.table} s WHERE s._action = 'new'").pl()
         self.names = self.names.with_row_index("i").with_columns(pl.col("i").cast(pl.Int64))
         self.thread = threading.Thread(target=self._run, name="import-name-keys", daemon=True)
@@ -956,26 +988,37 @@ class _NameForms:
         except BaseException as exc:  # handed to the unit of work, which fails with it
             self.error = exc
 
-    def keys(self, con, t: str) -> None:
+    def keys(self, con, table: str, batch: int) -> None:
+        """Insert the name keys of the batch's records (as stored: kind, company), in key order (the index
+        grows faster, a key's rows sit together); a record whose values the thread did not see (none
+        expected) gets its keys here."""
         if self.thread is None:
             return
         self.thread.join()
         if self.error is not None:
             raise self.error
+        kind = "s.kind" if self.entity == "customer" else "NULL::VARCHAR"
+        company = "s.company" if self.entity == "lead" else "NULL::VARCHAR"
         keys = self.result
-        if keys is None or not keys.height:
-            return
         kname, dname = f"_dk_{uuid.uuid4().hex}", f"_dn_{uuid.uuid4().hex}"
-        con.register(kname, keys.to_arrow())
         con.register(dname, self.names.to_arrow())
-        try:  # key order: the index grows faster and a key's rows sit together
-            con.execute(f"INSERT INTO dedup_keys SELECT k.key, k.entity, s._id, k.chars, k.pinyin FROM {t}_new s "  # sql-ok: staging tables, fixed expressions
-                        f"JOIN {dname} d ON d.name IS NOT DISTINCT FROM s.name AND d.kind IS NOT DISTINCT FROM "
-                        f"{self.kind} AND d.company IS NOT DISTINCT FROM {self.company} "
-                        f"JOIN {kname} k ON k.entity_id = d.i ORDER BY k.key")
+        if keys is not None and keys.height:
+            con.register(kname, keys.to_arrow())
+        try:
+            if keys is not None and keys.height:
+                con.execute(f"INSERT INTO dedup_keys SELECT k.key, k.entity, s.id, k.chars, k.pinyin FROM {table} s "  # sql-ok: fixed tables, fixed expressions
+                            f"JOIN {dname} d ON d.name IS NOT DISTINCT FROM s.name AND d.kind IS NOT DISTINCT FROM "
+                            f"{kind} AND d.company IS NOT DISTINCT FROM {company} "
+                            f"JOIN {kname} k ON k.entity_id = d.i WHERE s.import_id = ? ORDER BY k.key", [batch])
+            missed = con.sql(f"SELECT s.id FROM {table} s ANTI JOIN {dname} d ON d.name IS NOT DISTINCT FROM s.name "  # sql-ok: fixed tables, fixed expressions
+                             f"AND d.kind IS NOT DISTINCT FROM {kind} AND d.company IS NOT DISTINCT FROM {company} "
+                             f"WHERE s.import_id = ?", params=[batch]).fetchall()
         finally:
-            con.unregister(kname)
+            if keys is not None and keys.height:
+                con.unregister(kname)
             con.unregister(dname)
+        if missed:
+            _name_keys(con, self.entity, table, "id IN (SELECT unnest(?))", [[r[0] for r in missed]])
 
 
 def _name_keys(con, entity: str, table: str, where: str, params: list) -> None:
@@ -1007,11 +1050,12 @@ def _keys_new(ctx: Ctx, own: list[str], search_now: bool = True) -> None:
         search.add_keys(con, spec.entity, "import_id = ?", [ctx.import_id])
     if spec.entity in dedup.ENTITIES:
         if "email" in own:
-            con.execute(f"INSERT INTO dedup_keys SELECT 'e:' || lower(trim(email)) AS key, ?, _id, NULL, NULL "  # sql-ok: staging table, field names, fixed tables
-                        f"FROM {t}_new WHERE nullif(trim(email), '') IS NOT NULL ORDER BY key", [spec.entity])
+            con.execute(f"INSERT INTO dedup_keys SELECT 'e:' || lower(trim(email)) AS key, ?, id, NULL, NULL "  # sql-ok: field names, fixed tables
+                        f"FROM {spec.table} WHERE import_id = ? AND nullif(trim(email), '') IS NOT NULL ORDER BY key",
+                        [spec.entity, ctx.import_id])
         forms = getattr(ctx, "name_forms", None)
         if forms is not None:
-            forms.keys(con, t)
+            forms.keys(con, spec.table, ctx.import_id)
         elif spec.entity in ("customer", "lead"):
             _name_keys(con, spec.entity, spec.table, "import_id = ?", [ctx.import_id])
 
@@ -1253,7 +1297,7 @@ def error_file(found: Preview | Result, fmt: str = "csv", lang: str = "en") -> b
     formula-like cells neutralised (core.export.neutralise)."""
     rejects = found.rejects
     if found.codes and len(found.codes) == rejects.height:
-        rejects = rejects.with_columns(pl.Series("reason", [reason_text(c, lang) for c in found.codes],
+        rejects = rejects.with_columns(pl.Series("reason", reason_texts(found.codes, lang),
                                                  dtype=pl.String))
     if fmt == "xlsx":
         from core.export import neutralise
