@@ -258,14 +258,12 @@ def _stage(ctx: Ctx, frame: pl.DataFrame, fields_cols: dict[str, str]) -> dict:
     found: dict = {"ambiguous_dates": []}
     n = frame.height
     rows = frame["_row"].cast(pl.Int64) if "_row" in frame.columns else pl.int_range(2, n + 2, eager=True)
-    cols = {"_row": rows}
-    for fname, column in fields_cols.items():
-        s = frame[column].cast(pl.String)
-        s = s.str.strip_chars().str.strip_chars("\u3000\ufeff")
-        cols[fname] = s
-    src = pl.DataFrame(cols)
-    src = src.with_columns([pl.when(pl.col(c).str.len_bytes() == 0).then(None).otherwise(pl.col(c)).alias(c)
-                            for c in fields_cols])
+    # trimmed, blank as null: one select, the columns in parallel
+    trimmed = [pl.col(column).cast(pl.String).str.strip_chars().str.strip_chars("\u3000\ufeff") for column in
+               fields_cols.values()]
+    src = frame.select([pl.when(e.str.len_bytes() == 0).then(None).otherwise(e).alias(fname)
+                        for e, fname in zip(trimmed, fields_cols)])
+    src = src.insert_column(0, rows.alias("_row")) if src.width else pl.DataFrame({"_row": rows})
     # exact duplicate rows (the mapped values, after trimming): the first one stays
     value_cols = [c for c in src.columns if c != "_row"]
     exact = ~src.select(pl.struct(value_cols).is_first_distinct()).to_series() if value_cols else pl.Series(
@@ -677,10 +675,15 @@ def _count(ctx: Ctx, rows: int) -> None:
              new=got.get("new", 0) + got.get("flag", 0), flagged=got.get("flag", 0), update=got.get("update", 0))
 
 
-def _rejects(ctx: Ctx, frame: pl.DataFrame, lang: str) -> tuple[pl.DataFrame, list[str]]:
+def _bad_rows(ctx: Ctx) -> pl.DataFrame:
+    return ctx.con.sql(f"SELECT _row, CASE WHEN _action = 'exact' THEN 'import.exact_duplicate' ELSE _reason END AS code "  # sql-ok: staging table, field names, fixed tables
+                       f"FROM {ctx.table} WHERE _action NOT IN ('new', 'flag', 'update') ORDER BY _row").pl()
+
+
+def _rejects(ctx: Ctx, frame: pl.DataFrame, lang: str, bad: pl.DataFrame | None = None) -> tuple[pl.DataFrame, list[str]]:
     """The file's own rows that were not written, with their reason (exact duplicates included)."""
-    bad = ctx.con.sql(f"SELECT _row, CASE WHEN _action = 'exact' THEN 'import.exact_duplicate' ELSE _reason END AS code "  # sql-ok: staging table, field names, fixed tables
-                      f"FROM {ctx.table} WHERE _action NOT IN ('new', 'flag', 'update') ORDER BY _row").pl()
+    if bad is None:
+        bad = _bad_rows(ctx)
     base = frame if "_row" in frame.columns else frame.with_columns(_row=pl.int_range(2, frame.height + 2))
     out = base.with_columns(pl.col("_row").cast(pl.Int64)).join(bad, on="_row", how="inner", maintain_order="right")
     codes = out["code"].to_list()
@@ -688,6 +691,52 @@ def _rejects(ctx: Ctx, frame: pl.DataFrame, lang: str) -> tuple[pl.DataFrame, li
     texts = dict(zip(distinct, reason_texts(distinct, lang)))
     out = out.with_columns(pl.col("code").replace_strict(texts, default=None, return_dtype=pl.String).alias("reason"))
     return out.drop("code"), codes
+
+
+def _raw_json(rejects: pl.DataFrame, codes: list[str]) -> pl.DataFrame:
+    """(_row, raw: the row as the file gave it, as JSON, code) of the rejected rows, for import_rejects."""
+    raw = rejects.drop("reason")
+    cols = [c for c in raw.columns if c != "_row"]
+    raw_json = raw.select(pl.col("_row"), pl.struct(cols).struct.json_encode().alias("raw")) if cols else \
+        raw.select(pl.col("_row"), pl.lit("{}").alias("raw"))
+    return raw_json.with_columns(pl.Series("code", [c or "" for c in codes], dtype=pl.String))
+
+
+class _RejectsJob:
+    """The rejected rows' messages, their JSON for import_rejects and the error file's bytes, made on a thread
+    (Python and Polars) while DuckDB writes the records. If the writer rejected more rows (a link that failed
+    on write), `result` makes them again from the staging table."""
+
+    def __init__(self, ctx: Ctx, frame: pl.DataFrame, lang: str) -> None:
+        import threading
+
+        self.ctx, self.frame, self.lang = ctx, frame, lang
+        self.bad = _bad_rows(ctx)
+        self.value: tuple | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="import-rejects", daemon=True)
+        self.thread.start()
+
+    def _make(self, bad: pl.DataFrame) -> tuple:
+        rejects, codes = _rejects(self.ctx, self.frame, self.lang, bad)
+        data = _csv_bytes(rejects) if rejects.height else b""
+        return rejects, codes, _raw_json(rejects, codes), data
+
+    def _run(self) -> None:
+        try:
+            self.value = self._make(self.bad)
+        except BaseException as exc:  # handed to the unit of work, which fails with it
+            self.error = exc
+
+    def result(self) -> tuple:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        now = db.scalar(self.ctx.con, f"SELECT count(*) FROM {self.ctx.table} "  # sql-ok: staging table
+                                      f"WHERE _action NOT IN ('new', 'flag', 'update')")
+        if now != self.bad.height:
+            return self._make(_bad_rows(self.ctx))
+        return self.value  # type: ignore[return-value]
 
 
 class _DryRun(Exception):
@@ -765,21 +814,17 @@ def commit(con, actor, obj: str, frame: pl.DataFrame, mapping: dict, value_map: 
         ctx.counts.clear()
         ctx.import_id = db.next_id(con, "imports")
         _run(ctx, frame, staged)
+        job = _RejectsJob(ctx, frame, lang)
         ctx.step(0.65, "write")
         written = ctx.spec.write(ctx) if ctx.spec.write else {}
         ctx.counts.update(written or {})
         ctx.counts.setdefault("created", ctx.counts.get("new", 0))
         ctx.counts.setdefault("updated", ctx.counts.get("update", 0))
-        rejects, codes = _rejects(ctx, frame, lang)
-        state.update(rejects=rejects, codes=codes)
+        rejects, codes, rj, data = job.result()
+        state.update(rejects=rejects, codes=codes, data=data)
         path = None
         if rejects.height:
             path = str(_error_dir(con) / f"import-{ctx.import_id}.csv")
-            raw = rejects.drop("reason")
-            cols = [c for c in raw.columns if c != "_row"]
-            raw_json = raw.select(pl.col("_row"), pl.struct(cols).struct.json_encode().alias("raw")) if cols else \
-                raw.select(pl.col("_row"), pl.lit("{}").alias("raw"))
-            rj = raw_json.with_columns(pl.Series("code", [c or "" for c in codes], dtype=pl.String))
             name = f"_rej_{uuid.uuid4().hex}"
             con.register(name, rj.to_arrow())
             try:
@@ -825,7 +870,7 @@ def commit(con, actor, obj: str, frame: pl.DataFrame, mapping: dict, value_map: 
     rejects = state["rejects"]
     if state["path"]:
         Path(state["path"]).parent.mkdir(parents=True, exist_ok=True)
-        Path(state["path"]).write_bytes(_csv_bytes(rejects))
+        Path(state["path"]).write_bytes(state["data"])
     ctx.step(1.0, "done")
     return Result(batch_id=batch, counts=state["counts"], rejects=rejects, error_path=state["path"],
                   unknown_owners=list(ctx.unknown_owners), codes=state["codes"])
@@ -849,17 +894,20 @@ def write_records(ctx: Ctx) -> dict:
     out = {"created": 0, "updated": 0}
     # ---- new records
     con.execute(f"DROP TABLE IF EXISTS {t}_new")  # sql-ok: staging table, field names, fixed tables
-    # ids from the sequence in bulk, given in the file's row order (the k-th smallest id to the k-th row).
-    # Usually the ids drawn are one run: the rows go straight from the staging table into the store and what
-    # follows (phone, duplicate and search keys, audit) reads them back by import_id, a few row groups.
-    n_new = db.scalar(con, f"SELECT count(*) FROM {t} WHERE _action IN ('new', 'flag')")
+    # ids from the sequence in bulk, in the file's row order. Usually the ids drawn are one run: a row's id is
+    # the run's start + its row number (the numbers of rows not written are left unused: no window, no join),
+    # the rows go straight from the staging table into the store, and what follows (phone, duplicate and
+    # search keys, audit) reads them back by import_id, a few row groups.
+    n_new, first, last = con.execute(f"SELECT count(*), min(_row), max(_row) FROM {t} "  # sql-ok: staging table
+                                     f"WHERE _action IN ('new', 'flag')").fetchall()[0]
+    span = int(last - first + 1) if n_new else 0
     low, high = con.execute(f"SELECT min(v), max(v) FROM (SELECT nextval('seq_{spec.table}') AS v FROM range(?))",  # sql-ok: fixed names
-                            [n_new]).fetchall()[0]
-    if n_new and high - low + 1 == n_new:  # a run of ids (no one else drew from the sequence meanwhile)
-        # the row numbers of a narrow projection joined back (a window over the wide rows costs 3x more)
-        src, src_args = (f"(SELECT o._id, w.* FROM {t} w JOIN (SELECT _row, {int(low) - 1} + row_number() OVER "  # sql-ok: int
-                         f"(ORDER BY _row) AS _id FROM {t} WHERE _action IN ('new', 'flag')) o USING (_row))"), []
+                            [span]).fetchall()[0]
+    if n_new and high - low + 1 == span:  # a run of ids (no one else drew from the sequence meanwhile)
+        src, src_args = (f"(SELECT {int(low) - int(first)} + _row AS _id, * FROM {t} "  # sql-ok: ints, staging table
+                         f"WHERE _action IN ('new', 'flag'))"), []
     else:  # ids with gaps: the k-th smallest drawn to the k-th row (drawn again here, so they are ours)
+        con.execute(f"DROP TABLE IF EXISTS {t}_new")  # sql-ok: staging table
         con.execute(f"CREATE TEMP TABLE {t}_new AS SELECT i.v AS _id, r.* EXCLUDE (k) FROM "  # sql-ok
                     f"(SELECT *, row_number() OVER (ORDER BY _row) AS k FROM {t} WHERE _action IN ('new', 'flag')) r "
                     f"JOIN (SELECT v, row_number() OVER (ORDER BY v) AS k FROM (SELECT nextval('seq_{spec.table}') AS v "
@@ -905,7 +953,7 @@ def write_records(ctx: Ctx) -> dict:
         for k in order:
             pvals += pmap.get(k, []) if "?" in defaults[k] else []
         con.execute(f"INSERT INTO {spec.table} ({', '.join(cols + order)}) SELECT {', '.join(vals)}, "  # sql-ok
-                    f"{', '.join(defaults[k] for k in order)} FROM {src} s ORDER BY s._id", src_args + pvals)
+                    f"{', '.join(defaults[k] for k in order)} FROM {src} s", src_args + pvals)  # staging rows are in file order: ids ascend
         phone_fields = [f for f in own if spec.fields[f].kind == "phone"]
         for f in phone_fields:
             col = f"{spec.fields[f].column or f}_norm"
