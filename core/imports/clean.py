@@ -553,3 +553,50 @@ def _run(con, table, column, out, reason, fallback, select) -> None:
         con.execute(f"CREATE OR REPLACE {'TEMP ' if temp and temp[0][0] else ''}TABLE {t} AS {body}")  # sql-ok: quoted identifiers
     finally:
         con.remove_function(udf)
+
+
+class Fused:
+    """phones_sql and emails_sql over a query instead of a table, chained into one SELECT, so a caller makes its
+    table once (`CREATE TABLE ... AS {sql}`) instead of rewriting it for every column. `add` the columns in
+    order, run the SQL inside the `with` block (the Python fallbacks are registered there); `python` counts the
+    rows that took the Python path, by kind."""
+
+    def __init__(self, con, source: str) -> None:
+        self.con = con
+        self.sql = source                      # "(SELECT ...)" or a quoted table name
+        self.python = {"phone": 0, "email": 0}
+        self._udfs: list[tuple[str, object]] = []
+
+    def add(self, kind: str, column: str, out: str, reason: str) -> None:
+        if kind == "phone":
+            ensure_prefixes(self.con)
+
+            def fallback(raw):
+                self.python["phone"] += 1
+                e164, code = phone_verdict(raw)
+                return e164 or code or ""
+            select = _phone_select
+        elif kind == "email":
+            def fallback(raw):
+                self.python["email"] += 1
+                value, code = email_verdict(raw)
+                return value or code or ""
+            select = _email_select
+        else:
+            raise ValueError(kind)
+        udf = f"{_P}fallback_{os.getpid()}_{next(_UDF_SEQ)}"
+        body = select(self.sql, _q(column), _q(out), _q(reason), udf)
+        self.sql = "(" + body.replace(f"t.* EXCLUDE ({_exclude(_q(out), _q(reason))})", "t.*") + ")"
+        self._udfs.append((udf, fallback))
+
+    def __enter__(self) -> str:
+        for udf, fn in self._udfs:
+            self.con.create_function(udf, fn, ["VARCHAR"], "VARCHAR", side_effects=True)
+        return self.sql
+
+    def __exit__(self, *exc) -> None:
+        for udf, _ in self._udfs:
+            try:
+                self.con.remove_function(udf)
+            except Exception:  # noqa: BLE001 - never registered (an error before) or gone with the connection
+                pass

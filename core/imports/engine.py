@@ -182,56 +182,6 @@ def _dates(s: pl.Series, order: str, with_time: bool) -> tuple[pl.Series, pl.Ser
         return values, s.is_not_null() & values.is_null(), False
 
 
-def _phones(con, table: str, column: str) -> None:
-    """phone_norm and phone_reason columns through core/imports/clean.py (engineer I2)."""
-    try:
-        from core.imports import clean
-
-        clean.phones_sql(con, table, column, out=f"{column}_norm", reason=f"{column}_reason")
-        return
-    except ImportError:
-        pass
-    # TEMPORARY fallback until core/imports/clean.py exists: each distinct value through core.phones
-    from core import phones
-
-    con.execute(f"ALTER TABLE {table} ADD COLUMN {column}_norm VARCHAR")  # sql-ok: staging table, field names, fixed tables
-    con.execute(f"ALTER TABLE {table} ADD COLUMN {column}_reason VARCHAR")  # sql-ok: staging table, field names, fixed tables
-    values = [r[0] for r in con.execute(f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL").fetchall()]  # sql-ok: staging table, field names, fixed tables
-    norm, why = [], []
-    for v in values:
-        try:
-            norm.append(phones.normalise(v))
-            why.append(None)
-        except ValidationError as exc:
-            norm.append(None)
-            why.append(exc.key)
-    m = pl.DataFrame({"v": values, "n": norm, "r": why}, schema={"v": pl.String, "n": pl.String, "r": pl.String})
-    name = f"_phmap_{uuid.uuid4().hex}"
-    con.register(name, m.to_arrow())
-    try:
-        con.execute(f"UPDATE {table} SET {column}_norm = m.n, {column}_reason = m.r FROM {name} m "  # sql-ok: staging table, field names, fixed tables
-                    f"WHERE {table}.{column} = m.v")
-    finally:
-        con.unregister(name)
-
-
-def _emails(con, table: str, column: str) -> None:
-    try:
-        from core.imports import clean
-
-        clean.emails_sql(con, table, column, out=f"{column}_norm", reason=f"{column}_reason")
-        return
-    except ImportError:
-        pass
-    # TEMPORARY fallback until core/imports/clean.py exists: lower case and one shape check in SQL
-    con.execute(f"ALTER TABLE {table} ADD COLUMN {column}_norm VARCHAR")  # sql-ok: staging table, field names, fixed tables
-    con.execute(f"ALTER TABLE {table} ADD COLUMN {column}_reason VARCHAR")  # sql-ok: staging table, field names, fixed tables
-    con.execute(f"UPDATE {table} SET {column}_norm = CASE WHEN regexp_full_match({column}, "  # sql-ok: staging table, field names, fixed tables
-                f"'[^@\\s]+@[^@\\s]+\\.[^@\\s]+') THEN lower({column}) END, {column}_reason = CASE WHEN NOT "
-                f"regexp_full_match({column}, '[^@\\s]+@[^@\\s]+\\.[^@\\s]+') THEN 'import.bad_email' END "
-                f"WHERE {column} IS NOT NULL")
-
-
 # ------------------------------------------------------------------------------------------ staging
 def _mapped(spec: ObjectSpec, frame: pl.DataFrame, mapping: dict) -> dict[str, str]:
     """field -> file column (the first column mapped to a field wins)."""
@@ -330,25 +280,33 @@ def _stage(ctx: Ctx, frame: pl.DataFrame, fields_cols: dict[str, str]) -> dict:
         select.append(f"coalesce({', '.join(reasons)}) AS _reason" if reasons else "NULL::VARCHAR AS _reason")
         select.append("CASE WHEN s._exact THEN 'exact' ELSE 'new' END AS _action")
         select.append("NULL::BIGINT AS _target_id")
-        con.execute(f"CREATE TEMP TABLE {t} AS SELECT {', '.join(select)} FROM {name} s {' '.join(joins)}")  # sql-ok: staging table, field names, fixed tables
+        # one statement makes the staging table: types and checks, then phones and e-mails (core/imports/clean.py)
+        # over them, then the first reason of each row in the order of the checks (the table is written once)
+        from core.imports import clean
+
+        fused = clean.Fused(con, f"(SELECT {', '.join(select)} FROM {name} s {' '.join(joins)})")
+        whens_a, whens_r, cols = [], [], []
+        for fname in fields_cols:
+            f = spec.fields[fname]
+            if f.kind not in ("phone", "email"):
+                continue
+            fused.add(f.kind, f.name, f"{f.name}_norm", f"{f.name}_reason")
+            whens_a.append(f"WHEN {f.name}_reason IS NOT NULL THEN 'reject'")
+            whens_r.append(f"WHEN {f.name}_reason IS NOT NULL THEN {f.name}_reason || '|{_esc(f.label_key)}|' || {f.name}")
+            if f.kind == "email":  # the address as cleaned (the message above quotes it as typed)
+                cols.append(f"CASE WHEN {f.name}_norm IS NOT NULL THEN {f.name}_norm ELSE {f.name} END AS {f.name}")
+        action = ("CASE WHEN _action <> 'new' THEN _action WHEN _reason IS NOT NULL THEN 'reject' "
+                  f"{' '.join(whens_a)} ELSE 'new' END AS _action")
+        reason = ("CASE WHEN _action <> 'new' OR _reason IS NOT NULL THEN _reason "
+                  f"{' '.join(whens_r)} ELSE _reason END AS _reason")
+        ctx.step(0.25, "clean")
+        with fused as body:
+            con.execute(f"CREATE TEMP TABLE {t} AS SELECT * REPLACE ({', '.join([action, reason] + cols)}) "  # sql-ok: staging table, field names, fixed tables
+                        f"FROM {body} z")
         for fname in choice_maps:
             con.unregister(f"{name}_{fname}")
     finally:
         con.unregister(name)
-    con.execute(f"UPDATE {t} SET _action = 'reject' WHERE _action = 'new' AND _reason IS NOT NULL")  # sql-ok: staging table, field names, fixed tables
-    ctx.step(0.25, "clean")
-    # phones and e-mails
-    for fname in fields_cols:
-        f = spec.fields[fname]
-        if f.kind == "phone":
-            _phones(con, t, f.name)
-            con.execute(f"UPDATE {t} SET _action = 'reject', _reason = {f.name}_reason || '|{_esc(f.label_key)}|' || "  # sql-ok: staging table, field names, fixed tables
-                        f"{f.name} WHERE _action = 'new' AND {f.name}_reason IS NOT NULL")
-        elif f.kind == "email":
-            _emails(con, t, f.name)
-            con.execute(f"UPDATE {t} SET _action = 'reject', _reason = {f.name}_reason || '|{_esc(f.label_key)}|' || "  # sql-ok: staging table, field names, fixed tables
-                        f"{f.name} WHERE _action = 'new' AND {f.name}_reason IS NOT NULL")
-            con.execute(f"UPDATE {t} SET {f.name} = {f.name}_norm WHERE {f.name}_norm IS NOT NULL")  # sql-ok: staging table, field names, fixed tables
     ctx.step(0.4, "phones")
     return found
 
@@ -1091,7 +1049,7 @@ def _name_keys(con, entity: str, table: str, where: str, params: list) -> None:
 def _keys_new(ctx: Ctx, own: list[str], search_now: bool = True) -> None:
     """Search keys (unless a big batch's, built after the commit) and duplicate keys of the new records,
     set-based, in key order."""
-    con, spec, t = ctx.con, ctx.spec, ctx.table
+    con, spec = ctx.con, ctx.spec
     from core import dedup, search
 
     if search_now and spec.entity in search.ENTITIES:
