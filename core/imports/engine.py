@@ -660,41 +660,50 @@ def _raw_json(rejects: pl.DataFrame, codes: list[str]) -> pl.DataFrame:
     return raw_json.with_columns(pl.Series("code", [c or "" for c in codes], dtype=pl.String))
 
 
+class _Background:
+    """fn() on a thread (Python and Polars work beside DuckDB's); `get` waits for it and returns its value, or
+    raises its error in the caller (the unit of work, which then fails as a whole)."""
+
+    def __init__(self, name: str, fn: Callable[[], Any]) -> None:
+        import threading
+
+        self._fn, self._value, self._error = fn, None, None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller by get()
+            self._error = exc
+
+    def get(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 class _RejectsJob:
     """The rejected rows' messages, their JSON for import_rejects and the error file's bytes, made on a thread
     (Python and Polars) while DuckDB writes the records. If the writer rejected more rows (a link that failed
     on write), `result` makes them again from the staging table."""
 
     def __init__(self, ctx: Ctx, frame: pl.DataFrame, lang: str) -> None:
-        import threading
-
         self.ctx, self.frame, self.lang = ctx, frame, lang
         self.bad = _bad_rows(ctx)
-        self.value: tuple | None = None
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="import-rejects", daemon=True)
-        self.thread.start()
+        self.job = _Background("import-rejects", lambda: self._make(self.bad))
 
     def _make(self, bad: pl.DataFrame) -> tuple:
         rejects, codes = _rejects(self.ctx, self.frame, self.lang, bad)
         data = _csv_bytes(rejects) if rejects.height else b""
         return rejects, codes, _raw_json(rejects, codes), data
 
-    def _run(self) -> None:
-        try:
-            self.value = self._make(self.bad)
-        except BaseException as exc:  # handed to the unit of work, which fails with it
-            self.error = exc
-
     def result(self) -> tuple:
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
+        value = self.job.get()
         now = db.scalar(self.ctx.con, f"SELECT count(*) FROM {self.ctx.table} "  # sql-ok: staging table
                                       f"WHERE _action NOT IN ('new', 'flag', 'update')")
-        if now != self.bad.height:
-            return self._make(_bad_rows(self.ctx))
-        return self.value  # type: ignore[return-value]
+        return self._make(_bad_rows(self.ctx)) if now != self.bad.height else value
 
 
 class _DryRun(Exception):
@@ -964,12 +973,8 @@ class _NameForms:
     them for the new records of the batch inside the unit of work."""
 
     def __init__(self, ctx: Ctx) -> None:
-        import threading
-
         self.entity = ctx.spec.entity
-        self.result: pl.DataFrame | None = None
-        self.error: BaseException | None = None
-        self.thread = None
+        self.job: _Background | None = None
         if self.entity not in ("customer", "lead"):
             return
         staged = _columns(ctx.con, ctx.table)
@@ -981,31 +986,24 @@ class _NameForms:
         self.names = ctx.con.sql(f"SELECT DISTINCT s.name, {kind} AS kind, {company} AS company "  # sql-ok: staging table, fixed expressions
                                  f"FROM {ctx.table} s WHERE s._action = 'new'").pl()
         self.names = self.names.with_row_index("i").with_columns(pl.col("i").cast(pl.Int64))
-        self.thread = threading.Thread(target=self._run, name="import-name-keys", daemon=True)
-        self.thread.start()
+        self.job = _Background("import-name-keys", self._forms)
 
-    def _run(self) -> None:
+    def _forms(self) -> pl.DataFrame:
         from core import dedup
 
-        try:
-            f = self.names
-            self.result = dedup.name_keys(self.entity, f["i"], f["name"], f["kind"].fill_null("company"),
-                                          f["company"] if self.entity == "lead" else None)
-        except BaseException as exc:  # handed to the unit of work, which fails with it
-            self.error = exc
+        f = self.names
+        return dedup.name_keys(self.entity, f["i"], f["name"], f["kind"].fill_null("company"),
+                               f["company"] if self.entity == "lead" else None)
 
     def keys(self, con, table: str, batch: int) -> None:
         """Insert the name keys of the batch's records (as stored: kind, company), in key order (the index
         grows faster, a key's rows sit together); a record whose values the thread did not see (none
         expected) gets its keys here."""
-        if self.thread is None:
+        if self.job is None:
             return
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
+        keys = self.job.get()
         kind = "s.kind" if self.entity == "customer" else "NULL::VARCHAR"
         company = "s.company" if self.entity == "lead" else "NULL::VARCHAR"
-        keys = self.result
         kname, dname = f"_dk_{uuid.uuid4().hex}", f"_dn_{uuid.uuid4().hex}"
         con.register(dname, self.names.to_arrow())
         if keys is not None and keys.height:
@@ -1183,16 +1181,7 @@ def _refresh_keys(con, entity: str, table: str, ids: list[int]) -> None:
         con.execute(f"INSERT INTO dedup_keys SELECT 'e:' || lower(trim(email)), ?, id, NULL, NULL FROM {table} "  # sql-ok: staging table, field names, fixed tables
                     f"WHERE id IN (SELECT unnest(?)) AND nullif(trim(email), '') IS NOT NULL", [entity, ids])
         if entity in ("customer", "lead"):
-            cols = "id, name, kind, NULL AS company" if entity == "customer" else "id, name, NULL AS kind, company"
-            src = con.sql(f"SELECT {cols} FROM {table} WHERE id IN (SELECT unnest(?))", params=[ids]).pl()  # sql-ok: staging table, field names, fixed tables
-            keys = dedup.name_keys(entity, src["id"], src["name"], src["kind"], src["company"])
-            if keys.height:
-                name = f"_dk_{uuid.uuid4().hex}"
-                con.register(name, keys.to_arrow())
-                try:
-                    con.execute(f"INSERT INTO dedup_keys SELECT key, entity, entity_id, chars, pinyin FROM {name}")  # sql-ok: staging table, field names, fixed tables
-                finally:
-                    con.unregister(name)
+            _name_keys(con, entity, table, "id IN (SELECT unnest(?))", [ids])
 
 
 # ------------------------------------------------------------------------------------------ undo, history
