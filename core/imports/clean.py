@@ -22,10 +22,12 @@ so its result is kept on disk under a fingerprint of the metadata it was built f
 
 Common shapes decided in SQL: ASCII or full-width digits with spaces, dashes, dots and brackets, an optional
 leading + / +86 / 0086 / 86 (12+ digits), the 0 of an area code; 11-digit mobiles (valid, unassigned range,
-padded with 0), landlines (valid, a short code behind an area code, bad), service ranges; printable ASCII with
-letters or symbols but no x (no extension can be read there: invalid characters). Sent to core.phones: other
-characters (extensions with x / ext / 转 / 分机, control characters, other scripts), 65..1024 characters, international numbers (+CC / 00CC other than
-86), 0s after the trunk 0, numbers of up to 8 digits without an area code (short service codes). Counted in
+padded with 0), landlines (valid, a short code behind an area code, bad), service ranges, short numbers without
+an area code (service codes by libphonenumber's short-number patterns for CN, read from its metadata; 7-8 digits
+without an area code); a number of those shapes followed by an extension (转 / 分机 / ext / x and digits);
+printable ASCII with letters or symbols but no x (no extension can be read there: invalid characters). Sent to
+core.phones: other characters (control characters, other scripts, extensions written otherwise), 65..1024
+characters, international numbers (+CC / 00CC other than 86), 0s after the trunk 0. Counted in
 last_stats()["python"].
 """
 from __future__ import annotations
@@ -367,6 +369,28 @@ _ASCII = "0123456789+-(). -------"
 _COMMON = "[0-9 ().+\\-" + _FULL + "]*"
 
 
+# a number with an extension as people type it (core.phones._EXTENSION on the NFKC form, limited to characters
+# whose NFKC form that pattern reads the same way): the number (group 1), separators, 转 / 分机 / ext / x, digits
+_EXT = ("[0-9 ().+\\-" + _FULL + "]*[0-9０-９]" + ")[ \u3000,;，；]*(?:转|分机|(?i:ext\\.?|extension|x))"
+        "[ \u3000.:：．]*[0-9０-９]{1,6}[ \u3000]*")
+_EXT = "(" + _EXT
+
+
+def _short_service(nsn: str) -> str:
+    """SQL for core.phones._is_short_service(nsn) on a national number of 1-8 digits (first digit 1-9): the
+    95 / 96 pattern, or libphonenumber's short-number check for CN (`is_valid_short_number_for_region` of the
+    number parsed for CN), which for such a number is its two patterns and lengths — parsing strips nothing
+    from a number this short (a carrier code or an international prefix would leave too few digits)."""
+    meta = PhoneMetadata.short_metadata_for_region("CN")
+    parts = [f"length({nsn}) >= 2"]
+    for desc in (meta.general_desc, meta.short_code):
+        if desc.possible_length:
+            parts.append(f"length({nsn}) IN ({', '.join(str(n) for n in desc.possible_length)})")
+        parts.append(f"regexp_full_match({nsn}, {_lit(desc.national_number_pattern)})")
+    return (f"regexp_full_match({nsn}, {_lit(phones._SERVICE_DIGITS.pattern)}) OR ("
+            + " AND ".join(parts) + ")")
+
+
 def _q(name: str) -> str:
     """A quoted identifier (any name a file's header may give, quotes doubled)."""
     if not isinstance(name, str) or not name or "\x00" in name:
@@ -397,6 +421,7 @@ b AS (
          WHEN length({_P}raw) > {16 * phones.MAX_CHARS} THEN 'too_long'
          WHEN length({_P}raw) > {phones.MAX_CHARS} THEN 'py'
          WHEN regexp_full_match({_P}raw, {_lit(_COMMON)}) THEN NULL
+         WHEN regexp_full_match({_P}raw, {_lit(_EXT)}) THEN 'ext'
          -- printable ASCII with a letter or symbol and no x / X (ext, x 123): no extension can be read in it
          WHEN regexp_full_match({_P}raw, '[\\x20-\\x7e]*') AND NOT regexp_matches({_P}raw, '[xX]')
          THEN 'invalid_chars'
@@ -404,7 +429,9 @@ b AS (
   FROM a),
 c AS (
   SELECT *,
-    CASE WHEN {_P}early IS NOT NULL THEN NULL
+    CASE WHEN {_P}early = 'ext' THEN trim(translate(regexp_extract({_P}raw, {_lit(_EXT)}, 1), {_lit(_FULL)},
+                                                    {_lit(_ASCII)}))
+         WHEN {_P}early IS NOT NULL THEN NULL
          WHEN strlen({_P}raw) = length({_P}raw) THEN trim({_P}raw)
          ELSE trim(translate({_P}raw, {_lit(_FULL)}, {_lit(_ASCII)})) END AS {_P}s
   FROM b),
@@ -435,7 +462,7 @@ f AS (
 g AS (
   SELECT f.*, {_KIND} AS {_P}kind, {_AREA} AS {_P}area, {_MIXED} AS {_P}mixed
   FROM f {_lookup("f." + _P + "nsn")}),
-h AS (
+h0 AS (
   SELECT *,
     CASE
       WHEN {_P}early = 'null' THEN 'empty'
@@ -455,13 +482,21 @@ h AS (
         CASE WHEN {_P}area > 0 AND length({_P}nsn) - {_P}area < {phones._MIN_LOCAL_DIGITS} THEN 'phone.service_number'
              ELSE 'ok' END
       WHEN {_P}kind IN ({svc}) THEN 'phone.service_number'
-      WHEN NOT {_P}trunk AND length({_P}nsn) <= 8 THEN 'py'
+      WHEN NOT {_P}trunk AND length({_P}nsn) <= 8 AND ({_short_service(_P + "nsn")}) THEN 'phone.service_number'
       WHEN {_P}trunk THEN 'phone.bad_landline'
       WHEN starts_with({_P}nsn, '1') AND length({_P}nsn) = 11 THEN 'phone.unassigned_mobile'
       WHEN starts_with({_P}nsn, '1') THEN 'phone.bad_mobile'
       WHEN {_P}kind IN ({fix}) THEN 'phone.bad_landline'
-      ELSE 'phone.invalid' END AS {_P}verdict
+      WHEN NOT {_P}intl AND length({_P}nsn) IN (7, 8) THEN 'phone.no_area_code'
+      ELSE 'phone.invalid' END AS {_P}verdict0
   FROM g),
+h AS (
+  -- a number with an extension: refused as such when the number before it is good, else for its characters
+  SELECT * EXCLUDE ({_P}verdict0),
+    CASE WHEN {_P}early IS DISTINCT FROM 'ext' OR {_P}verdict0 = 'py' THEN {_P}verdict0
+         WHEN {_P}verdict0 = 'ok' THEN 'phone.extension'
+         ELSE 'phone.invalid_chars' END AS {_P}verdict
+  FROM h0),
 i AS (
   SELECT *, CASE WHEN {_P}verdict = 'py' THEN {udf}({_P}raw) END AS {_P}py FROM h)
 SELECT * EXCLUDE ({helpers}),

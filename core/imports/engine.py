@@ -280,6 +280,8 @@ def _stage(ctx: Ctx, frame: pl.DataFrame, fields_cols: dict[str, str]) -> dict:
         select.append(f"coalesce({', '.join(reasons)}) AS _reason" if reasons else "NULL::VARCHAR AS _reason")
         select.append("CASE WHEN s._exact THEN 'exact' ELSE 'new' END AS _action")
         select.append("NULL::BIGINT AS _target_id")
+        select.append("NULL::VARCHAR AS _dup")            # which key found a duplicate (_duplicates)
+        select.append("NULL::VARCHAR AS _match_entity")   # the entity of the record it found in the store
         # one statement makes the staging table: types and checks, then phones and e-mails (core/imports/clean.py)
         # over them, then the first reason of each row in the order of the checks (the table is written once)
         from core.imports import clean
@@ -311,14 +313,14 @@ def _stage(ctx: Ctx, frame: pl.DataFrame, fields_cols: dict[str, str]) -> dict:
     return found
 
 
-def _key_expr(spec: ObjectSpec, key: str) -> str | None:
+def _key_expr(spec: ObjectSpec, key: str, staged: set[str] | None = None) -> str | None:
     f = spec.fields.get(key)
     if f is None:
         return None
     if f.kind == "phone":
         return f"{key}_norm"
-    if f.kind == "email":
-        return f"lower({key})"
+    if f.kind == "email":  # the cleaned address (trimmed, lower case) when staging made one
+        return f"{key}_norm" if staged and f"{key}_norm" in staged else f"lower({key})"
     return key
 
 
@@ -328,21 +330,24 @@ def _duplicates(ctx: Ctx, fields_cols: dict[str, str]) -> None:
     keys = [k for k in spec.keys if k in fields_cols]
     if not keys:
         return
-    con.execute(f"ALTER TABLE {t} ADD COLUMN _dup VARCHAR")   # which key found the duplicate  # sql-ok: staging table, field names, fixed tables
-    # inside the file: a later row with the key of an earlier kept row
+    con.execute(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS _dup VARCHAR")   # made by _stage  # sql-ok: staging table, field names, fixed tables
+    # inside the file: a later row with the key of an earlier kept row (the first row of each key shared by
+    # more than one: a hash aggregate of few groups, then one probe of the table, instead of a window over it)
+    staged = _columns(con, t)
     for key in keys:
-        e = _key_expr(spec, key)
+        e = _key_expr(spec, key, staged)
         lbl = spec.fields[key].label_key
-        con.execute(f"UPDATE {t} SET _dup = 'file|{_esc(lbl)}' FROM (SELECT _row AS r, row_number() OVER (PARTITION BY {e} "  # sql-ok: staging table, field names, fixed tables
-                    f"ORDER BY _row) AS k FROM {t} WHERE _action = 'new' AND _dup IS NULL AND {e} IS NOT NULL) d "
-                    f"WHERE {t}._row = d.r AND d.k > 1")
+        eligible = f"_action = 'new' AND _dup IS NULL AND {e} IS NOT NULL"
+        con.execute(f"UPDATE {t} SET _dup = 'file|{_esc(lbl)}' FROM (SELECT {e} AS v, min(_row) AS first FROM {t} "  # sql-ok: staging table, field names, fixed tables
+                    f"WHERE {eligible} GROUP BY ALL HAVING count(*) > 1) d WHERE {e} = d.v AND {t}._row > d.first "
+                    f"AND {eligible}")
     if opt.on_duplicate == "create":
         con.execute(f"UPDATE {t} SET _action = 'flag' WHERE _action = 'new' AND _dup IS NOT NULL")  # sql-ok: staging table, field names, fixed tables
     else:
         con.execute(f"UPDATE {t} SET _action = 'dup_file', _reason = 'import.dup_in_file|' || "  # sql-ok: staging table, field names, fixed tables
                     f"split_part(_dup, '|', 2) WHERE _action = 'new' AND _dup LIKE 'file|%'")
     # against the store
-    con.execute(f"ALTER TABLE {t} ADD COLUMN _match_entity VARCHAR")  # sql-ok: staging table, field names, fixed tables
+    con.execute(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS _match_entity VARCHAR")  # sql-ok: staging table, field names, fixed tables
     for key in keys:
         f = spec.fields[key]
         lbl = f.label_key
@@ -353,7 +358,8 @@ def _duplicates(ctx: Ctx, fields_cols: dict[str, str]) -> None:
         elif f.kind == "email" and spec.dedup_obj:
             con.execute(f"UPDATE {t} SET _match_entity = k.entity, _target_id = k.entity_id, _dup = 'store|{_esc(lbl)}' "  # sql-ok: staging table, field names, fixed tables
                         f"FROM (SELECT key, arg_min(entity_id, entity_id) AS entity_id, any_value(entity) AS entity "
-                        f"FROM dedup_keys WHERE entity = ? AND key LIKE 'e:%' GROUP BY key) k "
+                        f"FROM dedup_keys WHERE entity = ? AND key IN (SELECT 'e:' || {key} FROM {t} WHERE "
+                        f"_action IN ('new', 'flag') AND _target_id IS NULL) GROUP BY key) k "
                         f"WHERE k.key = 'e:' || {t}.{key} AND {t}._action IN ('new', 'flag') AND {t}._target_id IS NULL",
                         [spec.entity])
         elif f.column is None and not f.custom and f.kind in ("text",):
@@ -378,7 +384,7 @@ def _duplicates(ctx: Ctx, fields_cols: dict[str, str]) -> None:
                     f"FROM (SELECT _row AS r, row_number() OVER (PARTITION BY _target_id ORDER BY _row) AS k FROM {t} "
                     f"WHERE _action = 'update') d WHERE {t}._row = d.r AND d.k > 1")
     # a flagged row never takes a phone already held (phone_keys is unique): it keeps the number as text
-    for key in keys:
+    for key in keys if opt.on_duplicate == "create" else ():
         if spec.fields[key].kind == "phone":
             con.execute(f"UPDATE {t} SET {key}_norm = NULL WHERE _action = 'flag' AND ({key}_norm IN "  # sql-ok: staging table, field names, fixed tables
                         f"(SELECT phone_norm FROM phone_keys) OR _dup LIKE 'file|%')")

@@ -170,6 +170,57 @@ def test_phones_sql_agrees_with_core_phones_on_every_row_of_a_large_mixed_sample
                    ).fetchall()[0][0] > 8_000
 
 
+def test_short_numbers_and_numbers_with_an_extension_are_decided_in_sql_as_core_phones_decides_them(
+        mem, monkeypatch):
+    """Short service codes (10086, 95588, 12345 ...), digit strings too short for a number and numbers with an
+    extension ("138 0013 8000 转 8", "021-62345678 ext. 12") were sent to libphonenumber row by row; a file of
+    them needs no Python now, and every verdict is still the library's."""
+    r = random.Random(9)
+    values = [str(n) for n in range(1, 10_000)]                          # every number of 1-4 digits
+    values += [str(n) for n in range(10_000, 20_000)] + [str(n) for n in range(90_000, 100_000)]
+    heads = ["10", "11", "12", "179", "86", "95", "96", "106", "1", "2", "8", "9"]
+    for _ in range(6_000):
+        h = r.choice(heads)
+        values.append(h + _digits(r, r.choice([6, 7, 8]) - len(h)))
+    values += [r.choice(["+86 ", "0086", "+86-"]) + r.choice(["10086", "95588", "12345", "1", "110", "1065"])
+               + _digits(r, r.choice([0, 1, 2, 3])) for _ in range(500)]
+    numbers = ["13800138000", "14012345678", "013800138000", "021-62345678", "0755 8888 1234", "010-12345",
+               "+86 138 0013 8000", "１３８００１３８０００", "138+00138000", "95588", "62345678"]
+    for _ in range(4_000):
+        values.append(r.choice(["", " ", "\u3000"]) + r.choice(numbers + [r.choice(["13", "15", "140"]) + _digits(r, 9)])
+                      + r.choice(["", " ", ",", "，", "；", " , ", "\u3000"])
+                      + r.choice(["转", "分机", "ext", "EXT.", "Ext", "x", "X", "extension"])
+                      + r.choice(["", " ", ":", "：", ".", "．"]) + r.choice(["8", "12", "123456", "８８"])
+                      + r.choice(["", " "]))
+    values += ["62345678", "138 0013 8000 转 8"]
+    monkeypatch.setattr(clean, "phone_verdict", lambda raw: pytest.fail(f"python path for {raw!r}"))
+    _table(mem, values, "short_ext")
+    clean.phones_sql(mem, "short_ext", "v")
+    assert clean.last_stats()["python"] == 0
+    monkeypatch.undo()
+    rows = mem.sql("SELECT v, phone_norm, phone_reason FROM short_ext ORDER BY _row").fetchall()
+    assert len(rows) == len(values)
+    assert [(v, out, why, clean.phone_verdict(v)) for v, out, why in rows if clean.phone_verdict(v) != (out, why)] == []
+    reasons = {why for _, _, why in rows}
+    assert {"phone.service_number", "phone.bad_mobile", "phone.no_area_code", "phone.invalid", "phone.extension",
+            "phone.invalid_chars"} <= reasons
+    assert dict((v, why) for v, _, why in rows if v in ("10086", "95588", "12345", "62345678", "138 0013 8000 转 8")
+                ) == {"10086": "phone.service_number", "95588": "phone.service_number",
+                      "12345": "phone.service_number", "62345678": "phone.no_area_code",
+                      "138 0013 8000 转 8": "phone.extension"}
+
+
+def test_unusual_extensions_still_take_the_library_s_path_and_agree(mem):
+    values = ["13800138000 ｘ 8", "13800138000\t转 8", "13800138000 転 8", "+1 212 555 0100 ext 5",
+              "13800138000 转 1234567", "138 转 1234 转 5", "0000 ext 1", "①3800138000 转 8", "13800138000 转 8"]
+    _table(mem, values, "odd_ext")
+    clean.phones_sql(mem, "odd_ext", "v")
+    assert 0 < clean.last_stats()["python"] < len(values)
+    rows = mem.sql("SELECT v, phone_norm, phone_reason FROM odd_ext ORDER BY _row").fetchall()
+    assert [(v, out, why) for v, out, why in rows if clean.phone_verdict(v) != (out, why)] == []
+    assert rows[-1][2] == "phone.extension"
+
+
 def _common(value: str | None) -> bool:
     """A common shape: ASCII or full-width digits and separators, at most one leading +, and once +86 / 0086 /
     86 is taken off, an 11-digit number starting with 1 or 0 + an area code and 7-8 digits."""
