@@ -202,23 +202,64 @@ def _mapped(spec: ObjectSpec, frame: pl.DataFrame, mapping: dict) -> dict[str, s
     return out
 
 
+def _arrow(frame: pl.DataFrame):
+    """The frame as Arrow for DuckDB without a copy of its strings (DuckDB reads Arrow's string views; the
+    default conversion rewrites every string column)."""
+    return frame.to_arrow(compat_level=pl.CompatLevel.newest())
+
+
+_EDGE = r"^[\s\u3000\ufeff]|[\s\u3000\ufeff]$"      # a value with something to trim at either end
+
+
+def _trimmed(frame: pl.DataFrame, fields_cols: dict[str, str]) -> pl.DataFrame:
+    """The mapped columns (named by field) as text, trimmed (spaces of every width, the ideographic space and
+    a stray BOM), blank as null. Only columns with a value to trim are trimmed (most files have none), and
+    each expression is computed once (eager selects do not share subexpressions)."""
+    cols = list(fields_cols.values())
+    text = frame.select([pl.col(c).cast(pl.String).alias(f) for f, c in fields_cols.items()])
+    if not cols:
+        return text
+    edges = text.select([pl.col(f).str.contains(_EDGE).any().alias(f) for f in fields_cols]).row(0)
+    trim = [f for f, edge in zip(fields_cols, edges) if edge]
+    if trim:
+        text = text.with_columns([pl.col(f).str.strip_chars().str.strip_chars("\u3000\ufeff") for f in trim])
+    return text.with_columns([pl.when(pl.col(f).str.len_bytes() == 0).then(None).otherwise(pl.col(f)).alias(f)
+                              for f in fields_cols])
+
+
+def _row_hashes(src: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
+    return src.select(pl.struct(cols).hash().alias("h"))
+
+
+def _exact_copies(src: pl.DataFrame, cols: list[str]) -> pl.Series:
+    """True for a row whose values repeat an earlier row's exactly. Found by a hash of the row (several times
+    faster than comparing the rows as structs), then every row so found is compared with the first row of its
+    hash; should two different rows ever share a hash, the rows are compared in full instead."""
+    hashes = _row_hashes(src, cols).with_row_index("i")
+    first = hashes["h"].is_first_distinct()
+    later = hashes.filter(~first)
+    if not later.height:
+        return ~first
+    firsts = hashes.filter(first).rename({"i": "f"})
+    pairs = later.join(firsts, on="h", how="left", maintain_order="left")
+    same = src[pairs["i"]].select(cols).equals(src[pairs["f"]].select(cols), null_equal=True) \
+        if pairs["f"].null_count() == 0 else False
+    if same:
+        return ~first
+    return ~src.select(pl.struct(cols).is_first_distinct()).to_series()
+
+
 def _stage(ctx: Ctx, frame: pl.DataFrame, fields_cols: dict[str, str]) -> dict:
     """The staging table with typed columns, exact duplicates marked; returns extra findings."""
     con, spec, t = ctx.con, ctx.spec, ctx.table
     found: dict = {"ambiguous_dates": []}
     n = frame.height
     rows = frame["_row"].cast(pl.Int64) if "_row" in frame.columns else pl.int_range(2, n + 2, eager=True)
-    # trimmed, blank as null: one select, the columns in parallel
-    trimmed = [pl.col(column).cast(pl.String).str.strip_chars().str.strip_chars("\u3000\ufeff") for column in
-               fields_cols.values()]
-    src = frame.select([pl.when(e.str.len_bytes() == 0).then(None).otherwise(e).alias(fname)
-                        for e, fname in zip(trimmed, fields_cols)])
+    src = _trimmed(frame, fields_cols)
     src = src.insert_column(0, rows.alias("_row")) if src.width else pl.DataFrame({"_row": rows})
     # exact duplicate rows (the mapped values, after trimming): the first one stays
     value_cols = [c for c in src.columns if c != "_row"]
-    exact = ~src.select(pl.struct(value_cols).is_first_distinct()).to_series() if value_cols else pl.Series(
-        [False] * n)
-    src = src.with_columns(_exact=exact)
+    src = src.with_columns(_exact=_exact_copies(src, value_cols) if value_cols else pl.Series([False] * n))
     # dates: parsed set-based in Polars (core/imports/dates.py)
     for fname in fields_cols:
         f = spec.fields[fname]
@@ -228,7 +269,7 @@ def _stage(ctx: Ctx, frame: pl.DataFrame, fields_cols: dict[str, str]) -> dict:
                 found["ambiguous_dates"].append(fname)
             src = src.with_columns(values.alias(f"{fname}__d"), bad.fill_null(False).alias(f"{fname}__bad"))
     name = f"_imp_src_{uuid.uuid4().hex}"
-    con.register(name, src.to_arrow())
+    con.register(name, _arrow(src))
     try:
         con.execute(f"DROP TABLE IF EXISTS {t}")  # sql-ok: staging table, field names, fixed tables
         select = ["s._row AS _row"]
@@ -799,7 +840,7 @@ def commit(con, actor, obj: str, frame: pl.DataFrame, mapping: dict, value_map: 
         if rejects.height:
             path = str(_error_dir(con) / f"import-{ctx.import_id}.csv")
             name = f"_rej_{uuid.uuid4().hex}"
-            con.register(name, rj.to_arrow())
+            con.register(name, _arrow(rj))
             try:
                 con.execute(f"INSERT INTO import_rejects (import_id, row_no, reason, raw) SELECT ?, _row, code, raw "  # sql-ok: staging table, field names, fixed tables
                             f"FROM {name}", [ctx.import_id])
@@ -1011,9 +1052,9 @@ class _NameForms:
         kind = "s.kind" if self.entity == "customer" else "NULL::VARCHAR"
         company = "s.company" if self.entity == "lead" else "NULL::VARCHAR"
         kname, dname = f"_dk_{uuid.uuid4().hex}", f"_dn_{uuid.uuid4().hex}"
-        con.register(dname, self.names.to_arrow())
+        con.register(dname, _arrow(self.names))
         if keys is not None and keys.height:
-            con.register(kname, keys.to_arrow())
+            con.register(kname, _arrow(keys))
         try:
             if keys is not None and keys.height:
                 con.execute(f"INSERT INTO dedup_keys SELECT k.key, k.entity, s.id, k.chars, k.pinyin FROM {table} s "  # sql-ok: fixed tables, fixed expressions
@@ -1043,7 +1084,7 @@ def _name_keys(con, entity: str, table: str, where: str, params: list) -> None:
                            src["company"] if entity == "lead" else None)
     if keys.height:
         name = f"_dk_{uuid.uuid4().hex}"
-        con.register(name, keys.to_arrow())
+        con.register(name, _arrow(keys))
         try:
             con.execute(f"INSERT INTO dedup_keys SELECT key, entity, entity_id, chars, pinyin FROM {name}")  # sql-ok: staging table, field names, fixed tables
         finally:

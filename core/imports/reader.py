@@ -23,6 +23,7 @@ import gzip
 import html
 import io
 import re
+import threading
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -72,9 +73,42 @@ def _too_big(size: int, limit: int):
     raise ValidationError("import.too_big", mb=round(size / 1024 / 1024, 1), max=round(limit / 1024 / 1024, 1))
 
 
-def _load(data: bytes | bytearray | memoryview | str | Path, max_mb: float | None) -> tuple[bytes, str | None]:
-    """The file's bytes (gzip undone, size checked) and the compression seen."""
+# sniff(path) then read(path) (the command line): the file read and decoded once. sniff leaves what it read and
+# decoded for this thread's next read of the same unchanged file, which takes it (nothing is kept after that).
+_HANDOVER = threading.local()
+
+
+def _file_key(data) -> tuple | None:
+    if not isinstance(data, (str, Path)):
+        return None
+    try:
+        st = Path(data).stat()
+    except OSError:
+        return None
+    return str(Path(data).resolve()), st.st_size, st.st_mtime_ns
+
+
+def _hand_over(data, raw: bytes, enc: str, utf8: bytes) -> None:
+    key = _file_key(data)
+    _HANDOVER.value = None if key is None else (key, raw, enc, utf8)
+
+
+def _taken_over(data, raw: bytes, enc: str | None) -> bytes | None:
+    """The UTF-8 bytes sniff made of this very file with the same encoding (or its guess), else None."""
+    held, _HANDOVER.value = getattr(_HANDOVER, "value", None), None
+    if held is None or held[1] is not raw or (enc is not None and enc != held[2]):
+        return None
+    return held[3]
+
+
+def _load(data: bytes | bytearray | memoryview | str | Path, max_mb: float | None,
+          reuse: bool = False) -> tuple[bytes, str | None]:
+    """The file's bytes (gzip undone, size checked) and the compression seen. reuse: the bytes sniff read of
+    this unchanged file, when it left them."""
     limit = _limit(max_mb)
+    held = getattr(_HANDOVER, "value", None)
+    if reuse and held is not None and _file_key(data) == held[0] and len(held[1]) <= limit:
+        return held[1], None
     if isinstance(data, (str, Path)):
         path = Path(data)
         try:
@@ -328,9 +362,14 @@ def _finish(raw: pl.DataFrame, has_header: bool | None) -> tuple[pl.DataFrame, b
                            for c in raw.columns)
     raw = raw.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     cols = [c for c in raw.columns if c != ROW]
-    blank = pl.all_horizontal([pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in cols])
-    raw = raw.with_columns(blank.alias("_blank"))
-    kept = raw.filter(~pl.col("_blank")).drop("_blank")
+    # a blank row: every cell empty or spaces. Looked for in full only among rows whose first cell is blank.
+    def empty(c: str) -> pl.Expr:
+        return pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")
+    maybe = raw.filter(empty(cols[0]))
+    blank_rows = maybe.filter(pl.all_horizontal([empty(c) for c in cols]))[ROW]
+    raw = raw.with_columns(pl.col(ROW).is_in(blank_rows.implode()).alias("_blank") if blank_rows.len()
+                           else pl.lit(False).alias("_blank"))
+    kept = raw.filter(~pl.col("_blank")).drop("_blank") if blank_rows.len() else raw.drop("_blank")
     if kept.height == 0:
         raise ValidationError("import.empty")
     first = list(kept.row(0))[1:]
@@ -437,6 +476,7 @@ def _sniff(data, filename, encoding, delimiter, has_header, sheet, max_mb) -> Fi
                         {"sheet": sheets[0] if sheets else None, "has_header": hh if has_header is None else None},
                         hrow)
     enc, utf8 = _decode(raw, _norm_encoding(encoding) if encoding else None)
+    _hand_over(data, raw, enc, utf8)
     guessed_enc = enc if not encoding else None
     if b"\x00" in utf8[:SNIFF_BYTES]:
         raise ValidationError("import.bad_file")      # binary, not text
@@ -466,10 +506,12 @@ def read(data: bytes | Path, info: FileInfo, *, max_mb: float | None = None) -> 
         raise
     except Exception:  # noqa: BLE001
         raise ValidationError("import.bad_file") from None
+    finally:
+        _HANDOVER.value = None
 
 
 def _read(data, info: FileInfo, max_mb) -> pl.DataFrame:
-    raw, _ = _load(data, max_mb)
+    raw, _ = _load(data, max_mb, reuse=True)
     if not raw or raw.isspace():
         raise ValidationError("import.empty")
     if info.kind == "xlsx":
@@ -478,7 +520,10 @@ def _read(data, info: FileInfo, max_mb) -> pl.DataFrame:
         chosen = _pick_sheet(_visible_sheets(book, raw), names, info.sheet)
         frame, _, _, blanks = _finish(_xlsx_raw(book, chosen), info.has_header)
     else:
-        _, utf8 = _decode(raw, _norm_encoding(info.encoding) if info.encoding else None)
+        enc = _norm_encoding(info.encoding) if info.encoding else None
+        utf8 = _taken_over(data, raw, enc)
+        if utf8 is None:
+            _, utf8 = _decode(raw, enc)
         if b"\x00" in utf8[:SNIFF_BYTES]:
             raise ValidationError("import.bad_file")
         delim = info.delimiter or detect_delimiter(utf8[:SNIFF_BYTES].decode("utf-8", errors="ignore"))

@@ -54,6 +54,29 @@ def test_exact_duplicate_rows_counted_and_imported_once(company):
     assert set(r.rejects["reason"]) == {"An exact copy of an earlier row of the file: imported once."}
 
 
+def test_rows_that_share_a_hash_but_differ_are_never_taken_for_exact_copies(company, monkeypatch):
+    """Exact copies are found by a hash of the row; if two different rows ever shared one, both are imported."""
+    con, boss = company.con, company.actor("boss")
+    monkeypatch.setattr(engine, "_row_hashes", lambda src, cols: pl.DataFrame({"h": [7] * src.height}))
+    f = rows(name=["Acme", "Beta", "Acme", "Gamma", " Beta", None],
+             phone=["13900001111", "13900002222", "13900001111", "13900003333", "13900002222", None])
+    r = engine.commit(con, boss, "customers", f, {"name": "name", "phone": "phone"})
+    assert r.counts["exact_dup"] == 2 and r.counts["created"] == 3 and balanced(r.counts)
+    assert sorted(imported(con, r.batch_id)["name"].to_list()) == ["Acme", "Beta", "Gamma"]
+    assert sorted(r.rejects["_row"].to_list()) == [4, 6, 7]     # the two copies, and the row without a name
+
+
+def test_blanks_and_spaces_of_every_width_are_trimmed_and_a_blank_cell_is_empty(company):
+    con, boss = company.con, company.actor("boss")
+    f = rows(name=["\u3000Acme\u3000", "\ufeffBeta ", "Gamma"], phone=["13900001111", " \u3000 ", "13900003333"],
+             email=["\t", "b@x.com\u00a0", "c@x.com"])
+    r = engine.commit(con, boss, "customers", f, {"name": "name", "phone": "phone", "email": "email"})
+    got = imported(con, r.batch_id)
+    assert got["name"].to_list() == ["Acme", "Beta", "Gamma"]
+    assert got["phone"].to_list() == ["13900001111", None, "13900003333"]
+    assert got["email"].to_list() == [None, "b@x.com", "c@x.com"]
+
+
 def test_duplicate_inside_file_skipped_with_reason(company):
     con, boss = company.con, company.actor("boss")
     f = rows(name=["Acme", "Acme Two", "Other"], phone=["13900001111", "139 0000 1111", "13900003333"],
