@@ -579,16 +579,21 @@ def _caps(ctx: Ctx) -> None:
     m = pl.DataFrame({"o": list(space), "room": list(space.values())}, schema={"o": pl.Int64, "room": pl.Int64})
     name = f"_room_{uuid.uuid4().hex}"
     con.register(name, m.to_arrow())
+    eligible = f"_action IN ('new', 'flag') AND _owner_id IS NOT NULL AND NOT coalesce({stage_won}, FALSE)"
     try:
-        n = db.scalar(con, f"SELECT count(*) FROM (SELECT _row, _owner_id, row_number() OVER (PARTITION BY _owner_id "
-                           f"ORDER BY _row) AS k FROM {t} WHERE _action IN ('new', 'flag') AND _owner_id IS NOT NULL "
-                           f"AND NOT coalesce({stage_won}, FALSE)) d JOIN {name} m ON m.o = d._owner_id WHERE d.k > m.room")
-        if n:
-            con.execute(f"UPDATE {t} SET _owner_id = NULL, _pool_reason = 'over_limit' FROM (SELECT d._row AS r FROM "  # sql-ok: staging table, field names, fixed tables
-                        f"(SELECT _row, _owner_id, row_number() OVER (PARTITION BY _owner_id ORDER BY _row) AS k "
-                        f"FROM {t} WHERE _action IN ('new', 'flag') AND _owner_id IS NOT NULL AND NOT "
-                        f"coalesce({stage_won}, FALSE)) d JOIN {name} m ON m.o = d._owner_id WHERE d.k > m.room) x "
-                        f"WHERE {t}._row = x.r")
+        # owners given more rows than they have room for keep their first `room` rows (in file order): the
+        # last row kept is the room-th smallest row number (a top-n aggregate, no window over the file)
+        over = con.execute(f"SELECT c.o, m.room FROM (SELECT _owner_id AS o, count(*) AS n FROM {t} WHERE {eligible} "  # sql-ok: staging table, field names, fixed tables
+                           f"GROUP BY ALL) c JOIN {name} m ON m.o = c.o WHERE c.n > m.room").fetchall()
+        n = 0
+        if over:
+            top = max(1, max(room for _, room in over))
+            n = con.execute(f"UPDATE {t} SET _owner_id = NULL, _pool_reason = 'over_limit' FROM (SELECT f.o, "  # sql-ok: staging table, field names, fixed tables, ints
+                            f"CASE WHEN m.room = 0 THEN 0 ELSE f.firsts[m.room] END AS last FROM (SELECT _owner_id AS o, "
+                            f"min(_row, {int(top)}) AS firsts FROM {t} WHERE {eligible} AND _owner_id IN "
+                            f"(SELECT unnest(?)) GROUP BY ALL) f JOIN {name} m ON m.o = f.o) x "
+                            f"WHERE {t}._owner_id = x.o AND {t}._row > x.last AND {eligible}",
+                            [[o for o, _ in over]]).fetchall()[0][0]
         ctx.counts["over_cap_to_pool"] = int(n or 0)
     finally:
         con.unregister(name)
@@ -956,8 +961,10 @@ def write_records(ctx: Ctx) -> dict:
                 defaults["won_at"] = "CASE WHEN s.stage IN ('won', 'upgrade') THEN ? END"
         if spec.table == "leads":
             defaults["status"] = "coalesce(s.status, 'new')" if "status" in own else "'new'"
-        for c in list(cols):
-            defaults.pop(c, None)
+        for i, c in enumerate(cols):   # a mapped column left blank takes the default (stage, kind, status)
+            default = defaults.pop(c, None)
+            if default is not None and default.startswith("coalesce("):
+                vals[i] = default
         # parameters are positional: keep them in the order of the defaults that take one
         order = [k for k in defaults]
         pvals = []

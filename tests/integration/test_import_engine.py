@@ -185,6 +185,25 @@ def test_caps_send_the_excess_to_the_pool_and_count_it(company):
     assert r.counts["over_cap_to_pool"] == 3 and r.counts["created"] == 5
 
 
+def test_caps_of_several_owners_keep_each_owner_s_first_rows_in_file_order(company):
+    con, boss = company.con, company.actor("boss")
+    con.execute("UPDATE users SET customer_cap = 3 WHERE id = ?", [company.users["rep_a"]])   # holds 1: room 2
+    con.execute("UPDATE users SET customer_cap = 1 WHERE id = ?", [company.users["rep_b"]])   # holds 1: room 0
+    owners = ["rep_b", "rep_a", "rep_w", "rep_a", "rep_b", "rep_a", "rep_a", "rep_w"]
+    stages = [None, None, None, "won", None, None, None, None]
+    f = rows(name=[f"C{i}" for i in range(8)], phone=[f"1390000200{i}" for i in range(8)], owner=owners,
+             stage=stages)
+    r = engine.commit(con, boss, "customers", f, {"name": "name", "phone": "phone", "owner": "owner",
+                                                   "stage": "stage"})
+    got = imported(con, r.batch_id)
+    u = company.users
+    # rep_a: C1 and C5 fill the room (C3 is won: never counted), C6 goes to the pool; rep_b: no room at all
+    assert got["owner_id"].to_list() == [None, u["rep_a"], u["rep_w"], u["rep_a"], None, u["rep_a"], None, u["rep_w"]]
+    assert [x for x in got["pool_reason"].to_list() if x] == ["over_limit"] * 3
+    assert r.counts["over_cap_to_pool"] == 3 and r.counts["created"] == 8
+    assert got["stage"].to_list() == ["raw"] * 3 + ["won"] + ["raw"] * 4     # a blank stage cell: a new customer
+
+
 def test_custom_fields_and_value_mapping(company):
     con, boss = company.con, company.actor("boss")
     name = fields.save_field(con, boss, "customer", None, kind="text", label_en="Contract tier", label_zh="合同级别")
