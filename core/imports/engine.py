@@ -973,8 +973,14 @@ def write_records(ctx: Ctx) -> dict:
                 "won_at": [actor.now]}
         for k in order:
             pvals += pmap.get(k, []) if "?" in defaults[k] else []
-        con.execute(f"INSERT INTO {spec.table} ({', '.join(cols + order)}) SELECT {', '.join(vals)}, "  # sql-ok
-                    f"{', '.join(defaults[k] for k in order)} FROM {src} s", src_args + pvals)  # staging rows are in file order: ids ascend
+        # the rows carry their ids: the order they are written in does not matter, and DuckDB writes them on
+        # every core when it need not keep it
+        con.execute("SET preserve_insertion_order = false")
+        try:
+            con.execute(f"INSERT INTO {spec.table} ({', '.join(cols + order)}) SELECT {', '.join(vals)}, "  # sql-ok
+                        f"{', '.join(defaults[k] for k in order)} FROM {src} s", src_args + pvals)
+        finally:
+            con.execute("RESET preserve_insertion_order")
         phone_fields = [f for f in own if spec.fields[f].kind == "phone"]
         for f in phone_fields:
             col = f"{spec.fields[f].column or f}_norm"
