@@ -295,7 +295,8 @@ def main() -> None:
     if res.get("cli_exit") == 0:
         print(f"cli_ratio_to_bare: {res['cli_s'] / bare:.1f}")
         print(f"cli_cpu_ratio_to_bare_cpu: {res['cli_cpu_s'] / CPU['bare_load_cpu_s']:.1f}")
-        print(f"cli_target_10s_5x: {'met' if res['cli_s'] <= 10 and res['cli_s'] / bare <= 5 else 'missed'}")
+        print(f"cli_target_10s: {'met' if res['cli_s'] <= 10 else 'missed'} (median run)")
+        print(f"cli_target_5x_bare: {'met' if res['cli_s'] / bare <= 5 else 'missed'}")
         print(f"cli_rss_target_2gb: {'met' if res['cli_peak_rss_mb'] <= 2048 else 'missed'}")
 
 

@@ -1,4 +1,4 @@
-"""Customer segments (RFM, 客户细分): recency, frequency and monetary value of each customer's orders over a
+"""RFM analysis (RFM 价值分析, the customers by value): recency, frequency and monetary value of each customer's orders over a
 window before an as-of day, scored by quantiles or the admin's bands (core.analytics.rfm); the segment table
 and chart, the movement between two as-of days as a heat map, the customers of a segment (paged, a row opens
 the customer, export when allowed) and "save as segment" (core.segments)."""

@@ -123,7 +123,7 @@ def test_a_manager_builds_saves_shares_and_pins_a_report_a_rep_opens_it(server, 
     expect(page.get_by_role("heading", name="报表构建器")).to_be_visible(timeout=60_000)
     shot(page, "62-rb-builder-zh")
     # RFM and cohorts, in Chinese then in English
-    go(page, "客户细分（RFM）")
+    go(page, "RFM 价值分析")
     expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
     shot(page, "63-rfm-zh")
     go(page, "同期群分析")
@@ -134,7 +134,7 @@ def test_a_manager_builds_saves_shares_and_pins_a_report_a_rep_opens_it(server, 
     page.keyboard.type("English")
     page.keyboard.press("Enter")
     settle(page)
-    go(page, "Customer segments (RFM)")
+    go(page, "RFM analysis")
     expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
     shot(page, "65-rfm-en")
     # a click on a segment's bar lists its customers under the charts

@@ -61,7 +61,7 @@ def scored(username: str):
 @pytest.mark.parametrize("role", list(ROLES))
 def test_the_rfm_page_renders_for_the_roles_that_work_segments(app_db, role, lang):
     at = page(ROLES[role], lang)
-    assert at.title[0].value == ("客户细分（RFM）" if lang == "zh" else "Customer segments (RFM)")
+    assert at.title[0].value == ("RFM 价值分析" if lang == "zh" else "RFM analysis")
     assert at.get("plotly_chart"), "the segment chart and the movement heat map"
     segment_names = at.dataframe[0].value.iloc[:, 0].tolist()
     champions = "Champions" if lang == "en" else __import__("core.i18n", fromlist=["x"]).translate("zh", "rfm.segment.champions")
