@@ -417,7 +417,7 @@ def cmd_import(args) -> int:
 
             found = engine.run_file(con, actor, args.file, args.object, mapping_name=args.mapping, maps=maps or None,
                                     dry_run=args.dry_run, options=options, progress=progress, source="cli",
-                                    keys_later=True)
+                                    keys_later=True, sole_user=True)
         except CRMError as exc:
             print(translate(lang, exc.key, **getattr(exc, "params", {})), file=sys.stderr)
             return 1

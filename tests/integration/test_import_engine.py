@@ -204,6 +204,16 @@ def test_caps_of_several_owners_keep_each_owner_s_first_rows_in_file_order(compa
     assert got["stage"].to_list() == ["raw"] * 3 + ["won"] + ["raw"] * 4     # a blank stage cell: a new customer
 
 
+def test_the_command_line_s_unordered_write_keeps_ids_in_file_order_and_the_setting_as_it_was(company):
+    con, boss = company.con, company.actor("boss")
+    n = 3000
+    f = rows(name=[f"客户{i}" for i in range(n)], phone=[f"139{i:08d}" for i in range(n)])
+    r = engine.commit(con, boss, "customers", f, {"name": "name", "phone": "phone"}, source="cli", sole_user=True)
+    got = imported(con, r.batch_id)
+    assert got.height == n and got["name"].to_list() == [f"客户{i}" for i in range(n)]   # ids ascend with the rows
+    assert con.sql("SELECT current_setting('preserve_insertion_order')").fetchall() == [(True,)]
+
+
 def test_custom_fields_and_value_mapping(company):
     con, boss = company.con, company.actor("boss")
     name = fields.save_field(con, boss, "customer", None, kind="text", label_en="Contract tier", label_zh="合同级别")
