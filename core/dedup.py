@@ -402,6 +402,27 @@ _NAME_SOURCES = {
     "customer": "SELECT id, name, kind, NULL AS company FROM customers",
     "lead": "SELECT id, name, NULL AS kind, company FROM leads",
 }
+_TABLES = {"customer": "customers", "lead": "leads", "contact": "contacts"}
+PENDING_EMAILS = "emails:"   # dedup_pending mark emails:<entity>:<batch>: a big import whose e-mail keys come later
+
+
+def pending_emails(con) -> list[tuple[str, int]]:
+    """(entity, import batch) whose e-mail keys are still to be built (core.imports.engine.fill_keys: right after
+    a big wizard import, within minutes of a command-line one). Until then their records are read directly."""
+    out = []
+    for (what,) in con.execute("SELECT what FROM dedup_pending WHERE what LIKE 'emails:%'").fetchall():
+        _, entity, batch = what.split(":")
+        if entity in _TABLES:
+            out.append((entity, int(batch)))
+    return out
+
+
+def pending_email_sql(entity: str, batch: int) -> str:
+    """SELECT key, entity, entity_id of the e-mail keys a pending batch will get (as _EMAIL_SQL makes them)."""
+    return (f"SELECT 'e:' || lower(trim(email)) AS key, '{entity}' AS entity, id AS entity_id FROM {_TABLES[entity]} "
+            f"WHERE import_id = {int(batch)} AND nullif(trim(email), '') IS NOT NULL")  # binned ones keep keys too
+
+
 _EMAIL_SQL = (
     "SELECT 'e:' || lower(trim(email)) AS key, ? AS entity, id AS entity_id, NULL AS chars, NULL AS pinyin "
     "FROM {table} WHERE nullif(trim(email), '') IS NOT NULL"
@@ -690,10 +711,16 @@ def find(con: duckdb.DuckDBPyConnection, actor: Actor, entity: str, values: dict
                      "WHERE phone_norm = ?")
         params.append(q.phone)
     keys = q.keys()
+    waiting = pending_emails(con) if any(key[:2] == "e:" for key in keys) else []
     for i, key in enumerate(keys):
         columns = {"e:": "NULL, NULL", "p:": "chars, NULL", "c:": "chars, pinyin"}[key[:2]]
         parts.append(f"SELECT {i}, entity, entity_id, {columns} FROM dedup_keys WHERE key = ?")
         params.append(key)
+        if key[:2] == "e:":   # a big import's records whose e-mail keys are not built yet: read directly
+            for ent, batch in waiting:
+                parts.append(f"SELECT {i}, entity, entity_id, NULL, NULL FROM ({pending_email_sql(ent, batch)}) "
+                             "WHERE key = ?")
+                params.append(key)
     first: dict[tuple[str, int], int] = {}     # a first score from the keys alone, to rank candidates
     by_phone: set[tuple[str, int]] = set()
     threshold = rules["threshold"]

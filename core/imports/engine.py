@@ -399,9 +399,14 @@ def _duplicates(ctx: Ctx, fields_cols: dict[str, str]) -> None:
                         f"FROM phone_keys k WHERE k.phone_norm = {t}.{key}_norm AND {t}._action IN ('new', 'flag') "
                         f"AND {t}._target_id IS NULL")
         elif f.kind == "email" and spec.dedup_obj:
+            from core import dedup
+
+            # the store's e-mail keys, and those a big import will get (not built yet: read from its records)
+            keyed = " UNION ALL ".join(["SELECT key, entity, entity_id FROM dedup_keys"] + [
+                dedup.pending_email_sql(e, b) for e, b in dedup.pending_emails(con) if e == spec.entity])
             con.execute(f"UPDATE {t} SET _match_entity = k.entity, _target_id = k.entity_id, _dup = 'store|{_esc(lbl)}' "  # sql-ok: staging table, field names, fixed tables
                         f"FROM (SELECT key, arg_min(entity_id, entity_id) AS entity_id, any_value(entity) AS entity "
-                        f"FROM dedup_keys WHERE entity = ? AND key IN (SELECT 'e:' || {key} FROM {t} WHERE "
+                        f"FROM ({keyed}) WHERE entity = ? AND key IN (SELECT 'e:' || {key} FROM {t} WHERE "
                         f"_action IN ('new', 'flag') AND _target_id IS NULL) GROUP BY key) k "
                         f"WHERE k.key = 'e:' || {t}.{key} AND {t}._action IN ('new', 'flag') AND {t}._target_id IS NULL",
                         [spec.entity])
@@ -1124,6 +1129,17 @@ def _name_keys(con, entity: str, table: str, where: str, params: list) -> None:
             con.unregister(name)
 
 
+def _email_keys(con, spec: ObjectSpec, batch: int, fresh: bool = False) -> None:
+    """The duplicate guard's e-mail keys of a batch's records (in the bin too, as everywhere), in key order.
+    Later (fresh False), only those a record does not hold yet: one edited meanwhile got its keys from the edit."""
+    from core import dedup
+
+    held = "" if fresh else ("WHERE NOT EXISTS (SELECT 1 FROM dedup_keys d WHERE d.entity = k.entity "
+                             "AND d.entity_id = k.entity_id AND d.key = k.key)")
+    con.execute(f"INSERT INTO dedup_keys SELECT key, entity, entity_id, NULL, NULL FROM "  # sql-ok: fixed tables, int
+                f"({dedup.pending_email_sql(spec.entity, batch)}) k {held} ORDER BY key")
+
+
 def _keys_new(ctx: Ctx, own: list[str], search_now: bool = True) -> None:
     """Search keys (unless a big batch's, built after the commit) and duplicate keys of the new records,
     set-based, in key order."""
@@ -1133,10 +1149,11 @@ def _keys_new(ctx: Ctx, own: list[str], search_now: bool = True) -> None:
     if search_now and spec.entity in search.ENTITIES:
         search.add_keys(con, spec.entity, "import_id = ?", [ctx.import_id])
     if spec.entity in dedup.ENTITIES:
-        if "email" in own:
-            con.execute(f"INSERT INTO dedup_keys SELECT 'e:' || lower(trim(email)) AS key, ?, id, NULL, NULL "  # sql-ok: field names, fixed tables
-                        f"FROM {spec.table} WHERE import_id = ? AND nullif(trim(email), '') IS NOT NULL ORDER BY key",
-                        [spec.entity, ctx.import_id])
+        if "email" in own and search_now:
+            _email_keys(con, spec, ctx.import_id, fresh=True)
+        elif "email" in own:  # a big batch: after the commit (fill_keys); the guard reads the batch meanwhile
+            con.execute("INSERT INTO dedup_pending VALUES (?) ON CONFLICT DO NOTHING",
+                        [f"{dedup.PENDING_EMAILS}{spec.entity}:{int(ctx.import_id)}"])
         forms = getattr(ctx, "name_forms", None)
         if forms is not None:
             forms.keys(con, spec.table, ctx.import_id)
@@ -1149,8 +1166,12 @@ def fill_keys(con, batch: int | None = None) -> int:
     `batch` None: every pending batch (a run killed between the commit and this step). Returns how many."""
     from core import search
 
+    from core import dedup
+
     marks = {r[0] for r in con.execute("SELECT what FROM search_pending WHERE what LIKE 'import:%' UNION "
                                        "SELECT what FROM dedup_pending WHERE what LIKE 'import:%'").fetchall()}
+    emails = {b: f"{dedup.PENDING_EMAILS}{e}:{b}" for e, b in dedup.pending_emails(con)}
+    marks |= {f"import:{b}" for b in emails}
     if batch is not None:
         marks &= {f"import:{int(batch)}"}
     for mark in sorted(marks):
@@ -1160,6 +1181,8 @@ def fill_keys(con, batch: int | None = None) -> int:
 
         def work(mark=mark, b=b, spec=spec):
             if spec is not None:
+                if b in emails and db.scalar(con, "SELECT count(*) FROM dedup_pending WHERE what = ?", [emails[b]]):
+                    _email_keys(con, spec, b)
                 low, high = con.execute(f"SELECT min(id), max(id) FROM {spec.table} WHERE import_id = ?",  # sql-ok
                                         [b]).fetchall()[0]
                 todo_search = db.scalar(con, "SELECT count(*) FROM search_pending WHERE what = ?", [mark])
@@ -1174,7 +1197,7 @@ def fill_keys(con, batch: int | None = None) -> int:
                         _name_keys(con, spec.entity, spec.table, where, args)
                     start = end
             con.execute("DELETE FROM search_pending WHERE what = ?", [mark])
-            con.execute("DELETE FROM dedup_pending WHERE what = ?", [mark])
+            con.execute("DELETE FROM dedup_pending WHERE what = ? OR what = ?", [mark, emails.get(b, mark)])
 
         db.write(con, work)
     return len(marks)

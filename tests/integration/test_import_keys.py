@@ -76,6 +76,36 @@ def test_a_big_batch_from_the_command_line_is_searchable_at_once_and_keyed_later
     assert engine.fill_keys(con) == 0                   # nothing left to do
 
 
+def email_keys(con, batch: int) -> list[tuple]:
+    return sorted(con.execute("SELECT key, entity_id FROM dedup_keys WHERE key LIKE 'e:%' AND entity = 'customer' "
+                              "AND entity_id IN (SELECT id FROM customers WHERE import_id = ?)", [batch]).fetchall())
+
+
+def test_a_big_batch_s_e_mail_keys_come_later_and_the_guard_reads_its_records_meanwhile(company, big):
+    con, boss = company.con, company.actor("boss")
+    r = engine.commit(con, boss, "customers", rows(), M, keys_later=True)
+    ids = dict(con.execute("SELECT email, id FROM customers WHERE import_id = ?", [r.batch_id]).fetchall())
+    assert email_keys(con, r.batch_id) == [] and dedup.pending_emails(con) == [("customer", r.batch_id)]
+    # the guard finds an imported address at once, typed in upper case
+    m = dedup.find(con, boss, "customer", {"name": "Someone Else", "email": "BUYER007@Orion-Example.cn"})
+    assert ids["buyer007@orion-example.cn"] in {x.id for x in m if x.entity == "customer"}
+    # so does the next import's check against the store (one row: a small batch, keyed inline)
+    again = rows(3).with_columns(name=pl.lit("Another buyer"), phone=pl.Series([None, None, None], dtype=pl.String))
+    r2 = engine.commit(con, boss, "customers", again, M)
+    assert r2.counts["dup_in_store"] == 3 and r2.counts["created"] == 0
+    # meanwhile one record is edited (it gets its keys from the edit) and one goes to the bin
+    from core import customers, recycle
+    edited, binned = ids["buyer010@orion-example.cn"], ids["buyer011@orion-example.cn"]
+    customers.update_customer(con, boss, edited, {"email": "new010@orion-example.cn"},
+                              seen=customers.get_customer(con, boss, edited))
+    recycle.delete(con, boss, "customer", [binned])
+    assert engine.fill_keys(con) == 1 and dedup.pending_emails(con) == []
+    want = sorted((f"e:{email}", rid) for email, rid in con.execute(
+        "SELECT email, id FROM customers WHERE import_id = ?", [r.batch_id]).fetchall())
+    assert email_keys(con, r.batch_id) == want            # one key per record: the edited one's new address
+    assert ("e:new010@orion-example.cn", edited) in want and ("e:buyer011@orion-example.cn", binned) in want
+
+
 def test_a_big_batch_in_the_wizard_is_keyed_right_after_its_commit(company, big):
     con, boss = company.con, company.actor("boss")
     r = engine.commit(con, boss, "customers", rows(), M)
