@@ -14,8 +14,9 @@ another name) and 1 % phones the store already holds, then prints `key: value` l
 - cli_s, cli_ratio, cli_peak_rss_mb: `python -m core import FILE --object customers --json` into a copy of the
   scale-L store (CRM_DB, migrated once beforehand), its ratio to the bare load and the peak RSS of the importing
   process, and its counts; with --runs N the median run and every run's time (this machine's speed varies);
-- after_cli_*: the command leaves a big batch's search keys to the app's scheduler: the search box while they are
-  pending (it reads the customers), the time the job (core.imports.engine.fill_keys) takes, the search by key after.
+- after_cli_*: the command leaves a big batch's search and e-mail keys to the app's scheduler: the search box and
+  the duplicate check of an address of the batch while they are pending (both read the batch's records), the time
+  the job (core.imports.engine.fill_keys) takes, the search and the check by key after.
 """
 from __future__ import annotations
 
@@ -208,7 +209,7 @@ def deferred_keys(db_path: Path) -> dict:
     env_path = str(db_path)
     code = f"""
 import json, statistics, time
-from core import auth, customers, db
+from core import auth, customers, db, dedup
 from core.context import utcnow
 from core.imports import engine
 con = db.connect({env_path!r})
@@ -220,11 +221,22 @@ def search():
     for _ in range(5):
         t = time.perf_counter(); customers.list_customers(con, actor, {{"q": name}}); out.append(time.perf_counter() - t)
     return round(statistics.median(out) * 1000)
+email = db.scalar(con, "SELECT upper(email) FROM customers WHERE import_id = (SELECT max(id) FROM imports) "
+                       "AND email IS NOT NULL LIMIT 1")
+def guard():  # the duplicate check of a new customer typing an address of the batch
+    out = []
+    for _ in range(5):
+        t = time.perf_counter(); found = dedup.find(con, actor, "customer", {{"name": "Bench Check", "email": email}})
+        out.append(time.perf_counter() - t)
+    assert any(m.entity == "customer" for m in found)
+    return round(statistics.median(out) * 1000, 1)
 batch = db.scalar(con, "SELECT max(id) FROM imports")
-res = {{"keys_pending": engine.keys_pending(con, batch), "search_while_pending_ms": search()}}
+res = {{"keys_pending": engine.keys_pending(con, batch), "search_while_pending_ms": search(),
+        "email_guard_while_pending_ms": guard()}}
 t = time.process_time(); t0 = time.perf_counter(); engine.fill_keys(con)
 res["fill_keys_s"] = round(time.perf_counter() - t0, 2); res["fill_keys_cpu_s"] = round(time.process_time() - t, 2)
 res["search_by_key_ms"] = search()
+res["email_guard_by_key_ms"] = guard()
 print(json.dumps(res))
 """
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
