@@ -716,11 +716,13 @@ def find(con: duckdb.DuckDBPyConnection, actor: Actor, entity: str, values: dict
         columns = {"e:": "NULL, NULL", "p:": "chars, NULL", "c:": "chars, pinyin"}[key[:2]]
         parts.append(f"SELECT {i}, entity, entity_id, {columns} FROM dedup_keys WHERE key = ?")
         params.append(key)
-        if key[:2] == "e:":   # a big import's records whose e-mail keys are not built yet: read directly
+        if key[:2] == "e:":   # a big import's records whose e-mail keys are not built yet: read directly. The
+            # import stored each address cleaned (trimmed, lower case), as its key has it; a record edited since
+            # holds keys of its own
             for ent, batch in waiting:
-                parts.append(f"SELECT {i}, entity, entity_id, NULL, NULL FROM ({pending_email_sql(ent, batch)}) "
-                             "WHERE key = ?")
-                params.append(key)
+                parts.append(f"SELECT {i}, '{ent}', id, NULL, NULL FROM {_TABLES[ent]} WHERE import_id = {int(batch)} "
+                             "AND email = ?")
+                params.append(key[2:])
     first: dict[tuple[str, int], int] = {}     # a first score from the keys alone, to rank candidates
     by_phone: set[tuple[str, int]] = set()
     threshold = rules["threshold"]
