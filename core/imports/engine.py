@@ -217,9 +217,8 @@ def _trimmed(frame: pl.DataFrame, fields_cols: dict[str, str]) -> pl.DataFrame:
     """The mapped columns (named by field) as text, trimmed (spaces of every width, the ideographic space and
     a stray BOM), blank as null. Only columns with a value to trim are trimmed (most files have none), and
     each expression is computed once (eager selects do not share subexpressions)."""
-    cols = list(fields_cols.values())
     text = frame.select([pl.col(c).cast(pl.String).alias(f) for f, c in fields_cols.items()])
-    if not cols:
+    if not fields_cols:
         return text
     edges = text.select([pl.col(f).str.contains(_EDGE).any().alias(f) for f in fields_cols]).row(0)
     trim = [f for f, edge in zip(fields_cols, edges) if edge]
@@ -356,14 +355,12 @@ def _stage(ctx: Ctx, frame: pl.DataFrame, fields_cols: dict[str, str]) -> dict:
     return found
 
 
-def _key_expr(spec: ObjectSpec, key: str, staged: set[str] | None = None) -> str | None:
+def _key_expr(spec: ObjectSpec, key: str) -> str | None:
     f = spec.fields.get(key)
     if f is None:
         return None
-    if f.kind == "phone":
+    if f.kind in ("phone", "email"):  # as _stage cleaned it (E.164; an address trimmed and in lower case)
         return f"{key}_norm"
-    if f.kind == "email":  # the cleaned address (trimmed, lower case) when staging made one
-        return f"{key}_norm" if staged and f"{key}_norm" in staged else f"lower({key})"
     return key
 
 
@@ -373,12 +370,10 @@ def _duplicates(ctx: Ctx, fields_cols: dict[str, str]) -> None:
     keys = [k for k in spec.keys if k in fields_cols]
     if not keys:
         return
-    con.execute(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS _dup VARCHAR")   # made by _stage  # sql-ok: staging table, field names, fixed tables
     # inside the file: a later row with the key of an earlier kept row (the first row of each key shared by
     # more than one: a hash aggregate of few groups, then one probe of the table, instead of a window over it)
-    staged = _columns(con, t)
-    for key in keys:
-        e = _key_expr(spec, key, staged)
+    for key in keys:  # _dup (which key found a duplicate) and _match_entity come with the staging table
+        e = _key_expr(spec, key)
         lbl = spec.fields[key].label_key
         eligible = f"_action = 'new' AND _dup IS NULL AND {e} IS NOT NULL"
         con.execute(f"UPDATE {t} SET _dup = 'file|{_esc(lbl)}' FROM (SELECT {e} AS v, min(_row) AS first FROM {t} "  # sql-ok: staging table, field names, fixed tables
@@ -390,7 +385,6 @@ def _duplicates(ctx: Ctx, fields_cols: dict[str, str]) -> None:
         con.execute(f"UPDATE {t} SET _action = 'dup_file', _reason = 'import.dup_in_file|' || "  # sql-ok: staging table, field names, fixed tables
                     f"split_part(_dup, '|', 2) WHERE _action = 'new' AND _dup LIKE 'file|%'")
     # against the store
-    con.execute(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS _match_entity VARCHAR")  # sql-ok: staging table, field names, fixed tables
     for key in keys:
         f = spec.fields[key]
         lbl = f.label_key
