@@ -101,11 +101,15 @@ def signature(*parts: Any) -> str:
 
 
 def counts_row(counts: dict, which=PREVIEW_COUNTS) -> None:
-    """The counts as metrics in one row."""
+    """The counts as metrics in one row, and under it the exact copies (counted once, not among the rejected),
+    so the row count adds up."""
     cols = st.columns(len(which))
     for col, (key, label_key) in zip(cols, which):
         value = counts.get(key)
         col.metric(t(label_key), f"{int(value or 0):,}")
+    extra = int(counts.get("exact_dup") or 0)
+    if extra:
+        st.caption(t("imp_ui.exact_dup", n=f"{extra:,}"))
 
 
 def reasons_frame(rejects: pl.DataFrame) -> pl.DataFrame:

@@ -648,9 +648,6 @@ def step_dry_run(w: dict, spec) -> None:
         st.markdown(f"**{t('imp_ui.dry_title')}**")
         counts = found["counts"]
         words.counts_row(counts)
-        extra = int(counts.get("exact_dup") or 0)
-        if extra:
-            st.caption(t("imp_ui.exact_dup", n=f"{extra:,}"))
         _rejects_view(found, w["file"]["name"], "imp_dry_err")
     nav_buttons(w, can_next=bool(found) and not running, next_key="imp_ui.to_commit")
 

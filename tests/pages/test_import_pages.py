@@ -140,6 +140,7 @@ def test_the_admin_imports_the_maven_pipeline_commits_once_and_undoes_it_from_th
     batch = wiz(at)["result"]["batch_id"]
     assert f"Import done: batch #{batch}." in shown(at)
     assert metrics(at)["Created"] == f"{new:,}"
+    assert sum(int(metrics(at)[k].replace(",", "")) for k in metrics(at) if k != "Rows") == 8800  # rows add up
     assert read("SELECT count(*) FROM customers WHERE import_id = ?", [batch]) == [(new,)]
     # a second click (or a rerun that still carries the click) imports nothing more
     at.session_state["_imp_go"] = wiz(at)["result"]["sig"]
@@ -354,3 +355,24 @@ def test_file_values_of_a_select_field_are_mapped_to_our_codes(app):
     button(at, "imp_dry_0").click().run()
     finish(at)
     assert metrics(at)["Invalid"] == "0" and metrics(at)["New"] == "3"  # every value mapped to one of ours
+
+
+def test_exact_copies_are_said_under_the_counts_of_the_dry_run_and_of_the_import(app):
+    """They are neither created nor refused: without the line under the metrics the rows would not add up."""
+    at = page("boss")
+    data = ("name,phone\nAda,13800138001\nBob,13800138002\nAda,13800138001\nAda,13800138001\n"
+            "Cy,10086\n").encode()
+    upload(at, "copies.csv", data)
+    for step in (0, 1, 2, 3, 4):
+        at = next_step(at, step)
+    button(at, "imp_dry_0").click().run()
+    finish(at)
+    assert metrics(at)["New"] == "2" and metrics(at)["Invalid"] == "1"
+    assert "2 rows repeated another row exactly and were counted once." in shown(at)
+    at = next_step(at, 5)
+    button(at, "imp_commit").click().run()
+    finish(at)
+    got = {k: int(v.replace(",", "")) for k, v in metrics(at).items()}
+    assert got["Created"] == 2 and got["Refused"] == 1
+    assert "2 rows repeated another row exactly and were counted once." in shown(at)
+    assert sum(v for k, v in got.items() if k != "Rows") + 2 == got["Rows"] == 5
